@@ -1,0 +1,142 @@
+"""ONNX parity: the exported graphs in onnxruntime against the PyTorch model, and file scoring."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from evaluate import score_tokens  # noqa: E402
+from export import CARRIED_NAMES, export_all  # noqa: E402
+from model import STATE_NAMES, FastWeightsLM, ModelConfig  # noqa: E402
+
+CFG = ModelConfig(vocab_size=97, d_model=32, n_layer=2, n_head=2, attn_window=8, fwl_decay=0.95)
+MAX_ABS = 1e-4  # fp32 graphs vs fp32 PyTorch
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(0)
+    model = FastWeightsLM(CFG).eval()
+    with torch.no_grad():
+        model.head.log_eta.fill_(np.log(0.5))
+        for p in model.parameters():  # an untrained model is too flat to test much
+            p.add_(0.02 * torch.randn_like(p))
+    out = tmp_path_factory.mktemp("model")
+    with torch.no_grad():
+        export_all(model, out)
+    sessions = {
+        g: ort.InferenceSession(str(out / f"{g}.onnx"), providers=["CPUExecutionProvider"])
+        for g in ("body", "head", "contribution", "fast_chunk")
+    }
+    return model, sessions
+
+
+def ids(t, seed=0):
+    return torch.randint(1, CFG.vocab_size, (1, t), generator=torch.Generator().manual_seed(seed))
+
+
+def np_state(state):
+    return {k: v.detach().numpy().astype(np.float32) for k, v in state.items()}
+
+
+def run_body(sessions, x, pos, past_k, past_v):
+    return sessions["body"].run(
+        None, {"input_ids": x, "position_ids": pos, "past_keys": past_k, "past_values": past_v}
+    )
+
+
+def test_prefill_and_cached_decoding_logits_match(exported):
+    model, sessions = exported
+    t, prefill = 3 * CFG.attn_window + 4, 5
+    x = ids(t)
+    pos = torch.arange(t)[None]
+    with torch.no_grad():
+        h_ref, _, _ = model.body(x, pos)
+        state = model.state_contribution(h_ref[:, :10], x[:, 1:11], torch.rand(1, 10))
+        ref_static = model.head_logits(h_ref, model.zero_state())
+        ref_adapted = model.head_logits(h_ref, state)
+    empty = np.zeros((CFG.n_layer, 1, CFG.n_head, 0, CFG.head_dim), np.float32)
+    h, k, v = run_body(sessions, x[:, :prefill].numpy(), pos[:, :prefill].numpy(), empty, empty)
+    hs = [h]
+    for i in range(prefill, t):
+        keep = CFG.attn_window - 1
+        h, k, v = run_body(
+            sessions,
+            x[:, i : i + 1].numpy(),
+            pos[:, i : i + 1].numpy(),
+            k[:, :, :, -keep:],
+            v[:, :, :, -keep:],
+        )
+        hs.append(h)
+    hidden = np.concatenate(hs, axis=1)
+    assert np.abs(hidden - h_ref.numpy()).max() < MAX_ABS
+    zero = np_state(model.zero_state())
+    for st, ref in ((zero, ref_static), (np_state(state), ref_adapted)):
+        (logits,) = sessions["head"].run(None, {"hidden": hidden, **st})
+        assert np.abs(logits - ref.numpy()).max() < MAX_ABS
+
+
+def test_state_contribution_matches(exported):
+    model, sessions = exported
+    x = ids(13, seed=1)
+    with torch.no_grad():
+        h, _, _ = model.body(x[:, :12], torch.arange(12)[None])
+        w = torch.rand(1, 12)
+        ref = model.state_contribution(h, x[:, 1:], w)
+    got = sessions["contribution"].run(
+        None, {"hidden": h.numpy(), "targets": x[:, 1:].numpy(), "weights": w.numpy()}
+    )
+    for name, value in zip(STATE_NAMES, got):
+        err = np.abs(value - ref[name].numpy()).max()
+        assert err < MAX_ABS * max(1.0, np.abs(ref[name].numpy()).max()), name
+
+
+def test_fast_chunk_matches_with_carried_states(exported):
+    model, sessions = exported
+    x = ids(11, seed=2)
+    with torch.no_grad():
+        h, _, _ = model.body(x[:, :10], torch.arange(10)[None])
+        tgt, tw = x[:, 1:], torch.ones(1, 10)
+        s1 = model.state_contribution(h, tgt, torch.rand(1, 10))
+        s2 = model.state_contribution(h.flip(1), tgt, torch.rand(1, 10))
+        carried = {k: torch.stack((s1[k], s2[k])) for k in STATE_NAMES}
+        coef = torch.rand(2, 1, 10)
+        ref = model.fast_chunk_logits(h, tgt, tw, carried, coef)
+    feeds = {
+        "hidden": h.numpy(),
+        "targets": tgt.numpy(),
+        "target_weights": tw.numpy(),
+        "carried_coef": coef.numpy(),
+    }
+    feeds |= {c: carried[s].numpy() for c, s in zip(CARRIED_NAMES, STATE_NAMES)}
+    (logits,) = sessions["fast_chunk"].run(None, feeds)
+    assert np.abs(logits - ref.numpy()).max() < MAX_ABS
+
+
+def test_chunked_file_scoring_equals_one_full_pass(exported):
+    """evaluate.score_tokens (chunks, KV cache, carried state) == the fast pass over the file."""
+    model, _ = exported
+    x = ids(30, seed=3)
+    x[0, 0] = CFG.bos_token_id
+    with torch.no_grad():
+        n = x.shape[1] - 1
+        h, _, _ = model.body(x[:, :n], torch.arange(n)[None])
+        tgt = x[:, 1:]
+        full = model.fast_chunk_logits(h, tgt, torch.ones(1, n))
+        ref_adapted = torch.nn.functional.cross_entropy(full[0], tgt[0], reduction="none")
+        ref_static = torch.nn.functional.cross_entropy(
+            model.slow_logits(h)[0], tgt[0], reduction="none"
+        )
+    scored = score_tokens(model, x[0].tolist(), chunk=CFG.attn_window)
+    np.testing.assert_allclose(scored["static"], ref_static.numpy(), atol=1e-4)
+    np.testing.assert_allclose(scored["adapted"], ref_adapted.numpy(), atol=1e-4)
+    # Whole file: the first chunks gain later context, so they differ; the last two cannot.
+    last_two = slice(2 * CFG.attn_window, n)  # chunks 2 and 3 of 4 have no usable future
+    np.testing.assert_allclose(
+        scored["adapted_whole_file"][last_two], scored["adapted"][last_two], atol=1e-6
+    )
+    assert np.abs(scored["adapted_whole_file"][:8] - scored["adapted"][:8]).max() > 1e-6
