@@ -27,10 +27,9 @@ import torch
 from tokenizers import Tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from export import load_checkpoint  # noqa: E402
+from export import MODES, load_checkpoint  # noqa: E402
 from model import STATE_NAMES, FastWeightsLM  # noqa: E402
 
-MODES = ("static", "adapted", "adapted_whole_file")
 BUCKETS = ((0, 1000, "0-1k"), (1000, 4000, "1k-4k"), (4000, 10**9, "4k+"))
 
 

@@ -25,6 +25,8 @@ import torch.nn as nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model import STATE_NAMES, FastWeightsLM, ModelConfig  # noqa: E402
 
+MODES = ("static", "adapted", "adapted_whole_file")
+
 FORMAT_VERSION = 1
 OPSET = 17
 CARRIED_NAMES = tuple(n.replace("state_", "carried_") for n in STATE_NAMES)
@@ -199,6 +201,25 @@ def write_config(model: FastWeightsLM, out: Path, name: str, extra: dict) -> dic
     return config
 
 
+def write_parity_fixture(model, tokenizer: Path, source: Path, out: Path) -> None:
+    """Bits per byte of one held-out file by the PyTorch model: the runtime must reproduce them."""
+    from evaluate import evaluate_files  # evaluate imports this module
+    from tokenizers import Tokenizer
+
+    text = source.read_text()
+    name = "parity_fixture" + source.suffix
+    (out / name).write_text(text)
+    r = evaluate_files(model, Tokenizer.from_file(str(tokenizer)), [text], log=None)
+    fixture = {
+        "file": name,
+        "source": str(source),
+        "tokens": r["tokens"],
+        "bytes": r["bytes"],
+        **{f"{m}_bits_per_byte": r[m]["bits_per_byte"] for m in MODES},
+    }
+    (out / "parity_fixture.json").write_text(json.dumps(fixture, indent=2) + "\n")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True)
@@ -207,6 +228,7 @@ def main(argv=None):
     )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--name", default=None)
+    p.add_argument("--fixture", type=Path, default=None, help="held-out code file for parity tests")
     args = p.parse_args(argv)
     model = load_checkpoint(args.checkpoint)
     ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
@@ -219,6 +241,8 @@ def main(argv=None):
     for f in ("tokenizer.json", "tokenizer_test_vectors.json"):
         shutil.copy(args.tokenizer / f, args.out / f)
     write_config(model, args.out, args.name or args.out.name, extra)
+    if args.fixture:
+        write_parity_fixture(model, args.tokenizer / "tokenizer.json", args.fixture, args.out)
     print(f"exported to {args.out}")
 
 
