@@ -42,6 +42,8 @@ def score_tokens(model: FastWeightsLM, ids: list[int], chunk: int | None = None)
     x = torch.tensor(ids, dtype=torch.long)[None]
     n = x.shape[1] - 1  # positions that predict a next token
     spans = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
+    if not cfg.fwl:
+        return {"static": baseline_nll(model, x, spans)}
     # Pass 1: hidden states with the KV cache, and each chunk's contributions in both directions.
     hiddens, fwd, back = [], [], []
     past_k = past_v = None
@@ -85,6 +87,18 @@ def score_tokens(model: FastWeightsLM, ids: list[int], chunk: int | None = None)
     return {m: torch.cat(v).double().numpy() for m, v in nll.items()}
 
 
+def baseline_nll(model: FastWeightsLM, x: torch.Tensor, spans) -> np.ndarray:
+    """The plain transformer (no FWL head): one mode only, scored the same way."""
+    out, past_k, past_v = [], None, None
+    for a, b in spans:
+        h, past_k, past_v = model.body(x[:, a:b], torch.arange(a, b)[None], past_k, past_v)
+        keep = model.cfg.attn_window - 1
+        past_k, past_v = past_k[:, :, :, -keep:], past_v[:, :, :, -keep:]
+        logits = model.slow_logits(h)[0]
+        out.append(torch.nn.functional.cross_entropy(logits, x[0, a + 1 : b + 1], reduction="none"))
+    return torch.cat(out).double().numpy()
+
+
 def token_byte_lengths(tok: Tokenizer) -> np.ndarray:
     """UTF-8 bytes each token stands for (byte-level BPE: one vocab character per byte)."""
     vocab = tok.get_vocab()
@@ -103,7 +117,9 @@ def unigram_nll(train_bin: Path, vocab_size: int) -> np.ndarray:
 def evaluate_files(model, tok, texts, unigram=None, min_tokens=0, max_tokens=None, log=print):
     bos = model.cfg.bos_token_id
     tok_bytes = token_byte_lengths(tok)
-    modes = MODES + (("unigram",) if unigram is not None else ())
+    modes = (MODES if model.cfg.fwl else ("static",)) + (
+        ("unigram",) if unigram is not None else ()
+    )
     total = {m: 0.0 for m in modes}
     per_bucket = {name: {m: 0.0 for m in modes} | {"bytes": 0, "tokens": 0} for *_, name in BUCKETS}
     n_files = n_tokens = n_bytes = 0
@@ -146,8 +162,9 @@ def evaluate_files(model, tok, texts, unigram=None, min_tokens=0, max_tokens=Non
             for name, b in per_bucket.items()
         },
     }
-    s, a = result["static"]["bits_per_byte"], result["adapted"]["bits_per_byte"]
-    result["gain"] = {"bits_per_byte_pct": 100 * (s - a) / s}
+    if model.cfg.fwl:
+        s, a = result["static"]["bits_per_byte"], result["adapted"]["bits_per_byte"]
+        result["gain"] = {"bits_per_byte_pct": 100 * (s - a) / s}
     return result
 
 

@@ -19,6 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -217,7 +218,48 @@ def write_parity_fixture(model, tokenizer: Path, source: Path, out: Path) -> Non
         "bytes": r["bytes"],
         **{f"{m}_bits_per_byte": r[m]["bits_per_byte"] for m in MODES},
     }
+    ids = [model.cfg.bos_token_id, *Tokenizer.from_file(str(tokenizer)).encode(text).ids]
+    fixture["onnx_vs_pytorch_max_abs"] = measure_parity(model, out, ids)
     (out / "parity_fixture.json").write_text(json.dumps(fixture, indent=2) + "\n")
+
+
+@torch.no_grad()
+def measure_parity(model: FastWeightsLM, folder: Path, ids: list[int]) -> dict:
+    """Max abs difference between onnxruntime and PyTorch on real tokens (prefill + cached decoding
+    logits, static and adapted; the state contribution; the fast chunk)."""
+    from onnx_model import OnnxModel
+
+    onnx = OnnxModel(folder)
+    lam, n, prefill = model.cfg.fwl_decay, min(len(ids) - 1, 400), 300
+    x = torch.tensor(ids[: n + 1])[None]
+    h_ref, _, _ = model.body(x[:, :n], torch.arange(n)[None])
+    tgt = x[:, 1 : n + 1]
+    w = lam ** (prefill - 1 - torch.arange(prefill, dtype=torch.float64))
+    state = model.state_contribution(h_ref[:, :prefill], tgt[:, :prefill], w.float()[None])
+    h, k, v = onnx.body(ids[:prefill], range(prefill))
+    steps = [h]
+    for i in range(prefill, n):
+        h, k, v = onnx.body(ids[i : i + 1], [i], k, v)
+        steps.append(h)
+    hidden = np.concatenate(steps, axis=1)
+    np_state = {name: t.numpy() for name, t in state.items()}
+    diff = lambda a, b: float(np.abs(np.asarray(a) - b.numpy()).max())  # noqa: E731
+    contribution = onnx.contribution(hidden[:, :prefill], ids[1 : prefill + 1], w.numpy())
+    fast = onnx.fast_chunk(hidden[:, :256], ids[1:257], np.ones(256), [np_state], [np.ones(256)])
+    carried = {name: t[None] for name, t in state.items()}
+    return {
+        "logits_static": diff(onnx.head(hidden, onnx.zero_state()), model.slow_logits(h_ref)),
+        "logits_adapted": diff(onnx.head(hidden, np_state), model.head_logits(h_ref, state)),
+        "state_contribution": max(diff(contribution[k], state[k]) for k in STATE_NAMES),
+        "fast_chunk_logits": diff(
+            fast,
+            model.fast_chunk_logits(
+                h_ref[:, :256], tgt[:, :256], torch.ones(1, 256), carried, torch.ones(1, 1, 256)
+            ),
+        ),
+        "tokens": n,
+        "prefill": prefill,
+    }
 
 
 def main(argv=None):
