@@ -1,0 +1,228 @@
+/**
+ * uri -> fast-weight state of an open document. States are built in the background (scheduler units at
+ * background priority, so completions go first), rebuilt after edits with a debounce, dropped when the
+ * document closes, and evicted least-recently-used beyond a memory budget. No editor API here: the extension
+ * feeds it document events.
+ */
+import { BuildCancelled, DocumentState, FastWeightState, FastWeightsRuntime } from '../runtime';
+
+export interface DocumentSnapshot {
+  uri: string;
+  version: number;
+  getText(): string;
+}
+
+export interface DocumentStateInfo {
+  uri: string;
+  /** Token positions the state holds (0 when empty or reset). */
+  tokens: number;
+  /** Document version the state was built from (undefined: never built, or reset). */
+  builtVersion: number | undefined;
+  building: boolean;
+  buildMs: number;
+  bytes: number;
+}
+
+interface Entry {
+  uri: string;
+  state: DocumentState;
+  builtVersion: number | undefined;
+  building: { version: number; cancelled: boolean; done: Promise<void> } | undefined;
+  timer: NodeJS.Timeout | undefined;
+  lastUsed: number;
+  /** Waiters for the next finished build. */
+  waiters: (() => void)[];
+}
+
+export interface DocumentStatesOptions {
+  /** Delay after an edit before rebuilding (ms). */
+  editDebounceMs?: number;
+  /** Delay after opening a document before building (ms). */
+  openDelayMs?: number;
+  /** Memory budget for all states together (bytes). */
+  budgetBytes?: number;
+  /** Most tokens of a document used for its state. */
+  maxTokens?: number;
+  log?: (message: string) => void;
+  onBusyChange?: (building: number) => void;
+  /** Called when a document's state changed: built, reset, dropped, or a build ended. */
+  onStateChange?: (uri: string) => void;
+}
+
+export class DocumentStates {
+  private readonly entries = new Map<string, Entry>();
+  private runtime: FastWeightsRuntime | undefined;
+  private buildingCount = 0;
+  private readonly opts: Required<Omit<DocumentStatesOptions, 'log' | 'onBusyChange' | 'onStateChange'>> &
+    Pick<DocumentStatesOptions, 'log' | 'onBusyChange' | 'onStateChange'>;
+
+  constructor(options: DocumentStatesOptions = {}) {
+    this.opts = {
+      editDebounceMs: options.editDebounceMs ?? 800,
+      openDelayMs: options.openDelayMs ?? 50,
+      budgetBytes: options.budgetBytes ?? 512 * 1024 * 1024,
+      maxTokens: options.maxTokens ?? 8192,
+      log: options.log,
+      onBusyChange: options.onBusyChange,
+      onStateChange: options.onStateChange,
+    };
+  }
+
+  /** Sets (or replaces) the runtime; existing states are dropped because they belong to the old model. */
+  setRuntime(rt: FastWeightsRuntime | undefined): void {
+    for (const e of this.entries.values()) this.cancel(e);
+    this.entries.clear();
+    this.runtime = rt;
+  }
+
+  get busy(): number {
+    return this.buildingCount;
+  }
+
+  /** A document was opened or became relevant: build its state soon. */
+  opened(doc: DocumentSnapshot): void {
+    this.schedule(doc, this.opts.openDelayMs);
+  }
+
+  /** A document changed: rebuild after the debounce. */
+  changed(doc: DocumentSnapshot): void {
+    this.schedule(doc, this.opts.editDebounceMs);
+  }
+
+  closed(uri: string): void {
+    const e = this.entries.get(uri);
+    if (!e) return;
+    this.cancel(e);
+    this.entries.delete(uri);
+    e.waiters.splice(0).forEach((w) => w());
+    this.opts.onStateChange?.(uri);
+  }
+
+  /** Empties one document's state (it adapts again after the next edit). */
+  reset(uri: string): void {
+    const e = this.entries.get(uri);
+    if (!e) return;
+    this.cancel(e);
+    e.state.reset();
+    e.builtVersion = undefined;
+    e.waiters.splice(0).forEach((w) => w());
+    this.opts.onStateChange?.(uri);
+  }
+
+  resetAll(): void {
+    for (const uri of this.entries.keys()) this.reset(uri);
+  }
+
+  info(uri: string): DocumentStateInfo | undefined {
+    const e = this.entries.get(uri);
+    if (!e) return undefined;
+    return {
+      uri,
+      tokens: e.state.tokenCount,
+      builtVersion: e.builtVersion,
+      building: e.building !== undefined || e.timer !== undefined,
+      buildMs: e.state.buildMs,
+      bytes: e.state.byteLength,
+    };
+  }
+
+  /** The state to complete with at the cursor, or undefined when none is built. */
+  stateFor(uri: string, prefix: string): { state: FastWeightState; tokens: number } | undefined {
+    const e = this.entries.get(uri);
+    if (!e || e.state.tokenCount === 0) return undefined;
+    e.lastUsed = Date.now();
+    return { state: e.state.stateAt(e.state.positionForPrefix(prefix)), tokens: e.state.tokenCount };
+  }
+
+  /** Resolves when no build is pending or running for `uri` (or it closed). */
+  whenIdle(uri: string): Promise<void> {
+    const e = this.entries.get(uri);
+    if (!e || (!e.building && !e.timer)) return Promise.resolve();
+    return new Promise((resolve) => e.waiters.push(resolve));
+  }
+
+  dispose(): void {
+    this.setRuntime(undefined);
+  }
+
+  private entryFor(uri: string): Entry | undefined {
+    let e = this.entries.get(uri);
+    if (!e) {
+      if (!this.runtime) return undefined;
+      e = {
+        uri,
+        state: new DocumentState(this.runtime),
+        builtVersion: undefined,
+        building: undefined,
+        timer: undefined,
+        lastUsed: Date.now(),
+        waiters: [],
+      };
+      this.entries.set(uri, e);
+    }
+    return e;
+  }
+
+  private cancel(e: Entry): void {
+    if (e.timer) clearTimeout(e.timer);
+    e.timer = undefined;
+    if (e.building) e.building.cancelled = true;
+  }
+
+  private schedule(doc: DocumentSnapshot, delay: number): void {
+    const e = this.entryFor(doc.uri);
+    if (!e) return;
+    if (e.builtVersion === doc.version && !e.building) return;
+    this.cancel(e);
+    e.timer = setTimeout(() => {
+      e.timer = undefined;
+      void this.build(e, doc);
+    }, delay);
+  }
+
+  private async build(e: Entry, doc: DocumentSnapshot): Promise<void> {
+    if (!this.runtime || this.entries.get(e.uri) !== e) return;
+    const job = { version: doc.version, cancelled: false, done: Promise.resolve() };
+    e.building = job;
+    this.buildingCount++;
+    this.opts.onBusyChange?.(this.buildingCount);
+    const text = doc.getText();
+    try {
+      await e.state.rebuild(text, {
+        priority: 'background',
+        maxTokens: this.opts.maxTokens,
+        isCancelled: () => job.cancelled,
+      });
+      e.builtVersion = job.version;
+      e.lastUsed = Date.now();
+      this.opts.log?.(
+        `state for ${e.uri}: ${e.state.tokenCount} tokens in ${e.state.buildMs.toFixed(0)} ms ` +
+          `(${(e.state.byteLength / 1048576).toFixed(1)} MB)`,
+      );
+      this.evict(e);
+    } catch (err) {
+      if (!(err instanceof BuildCancelled)) this.opts.log?.(`state for ${e.uri} failed: ${String(err)}`);
+    } finally {
+      if (e.building === job) e.building = undefined;
+      this.buildingCount--;
+      this.opts.onBusyChange?.(this.buildingCount);
+      if (!e.building && !e.timer) e.waiters.splice(0).forEach((w) => w());
+      this.opts.onStateChange?.(e.uri);
+    }
+  }
+
+  private evict(keep: Entry): void {
+    let total = 0;
+    for (const e of this.entries.values()) total += e.state.byteLength;
+    if (total <= this.opts.budgetBytes) return;
+    const lru = [...this.entries.values()].filter((e) => e !== keep).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const e of lru) {
+      if (total <= this.opts.budgetBytes) break;
+      total -= e.state.byteLength;
+      e.state.reset();
+      e.builtVersion = undefined;
+      this.opts.log?.(`state for ${e.uri} dropped (memory budget); it is rebuilt when the file is edited`);
+      this.opts.onStateChange?.(e.uri);
+    }
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * fastweights: the command line on the same runtime as the extension.
+ *   fastweights complete FILE --line N --column N [--no-adapt] [--json]
+ *   fastweights eval PATH... [--json] [--per-file] [--max-tokens N]
+ * Common: --model DIR, --provider auto|cuda|cpu, --threads N, --verbose.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  collectCodeFiles,
+  completeLine,
+  defaultModelDir,
+  DocumentState,
+  evaluateText,
+  FastWeightsRuntime,
+  FileScore,
+  ModelFolderError,
+  ProviderChoice,
+  summarise,
+} from './runtime';
+
+const USAGE = `Usage:
+  fastweights complete FILE --line N --column N [--no-adapt] [--max-tokens N] [--json]
+      Prints the model's suggestion for the rest of the line at the 1-based line and column.
+  fastweights eval PATH... [--json] [--per-file] [--max-tokens N]
+      Bits per byte of code files (folders recursively): static, adapted (causal) and whole-file.
+Options:
+  --model DIR          model folder (default: the bundled models/fw-code-small)
+  --provider P         auto | cuda | cpu (default auto: CUDA if it starts, else CPU)
+  --threads N          onnxruntime threads per graph (default: onnxruntime's choice)
+  --verbose            log the provider and timings to stderr
+  -h, --help           this text`;
+
+class UsageError extends Error {}
+
+function packageRoot(): string {
+  // out/cli.js -> package root
+  return path.resolve(__dirname, '..');
+}
+
+function intOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} needs an integer (got "${value}")`);
+  return n;
+}
+
+/** Character offset of a 1-based line and column (columns count UTF-16 units, as editors do). */
+export function offsetOf(text: string, line: number, column: number): number {
+  if (line < 1 || column < 1) throw new UsageError('--line and --column are 1-based');
+  let offset = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = text.indexOf('\n', offset);
+    if (nl < 0) throw new UsageError(`line ${line} is past the end of the file`);
+    offset = nl + 1;
+  }
+  const end = text.indexOf('\n', offset);
+  const lineEnd = end < 0 ? text.length : end;
+  const lineText = text.slice(offset, lineEnd).replace(/\r$/, '');
+  if (column - 1 > lineText.length) {
+    throw new UsageError(`column ${column} is past the end of line ${line} (${lineText.length} characters)`);
+  }
+  return offset + column - 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      line: { type: 'string' },
+      column: { type: 'string' },
+      'no-adapt': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      'per-file': { type: 'boolean', default: false },
+      'max-tokens': { type: 'string' },
+      model: { type: 'string' },
+      provider: { type: 'string', default: 'auto' },
+      threads: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const provider = values.provider as ProviderChoice;
+  if (!['auto', 'cuda', 'cpu'].includes(provider))
+    throw new UsageError(`--provider must be auto, cuda or cpu`);
+  const threads = intOption(values.threads, 'threads');
+  const maxTokens = intOption(values['max-tokens'], 'max-tokens');
+  const modelDir = values.model ? path.resolve(values.model) : defaultModelDir(packageRoot());
+  const verbose = values.verbose;
+  const log = (msg: string): void => {
+    if (verbose) process.stderr.write(`fastweights: ${msg}\n`);
+  };
+
+  if (command !== 'complete' && command !== 'eval') throw new UsageError(`unknown command "${command}"`);
+  if (command === 'complete') {
+    if (rest.length !== 1) throw new UsageError('complete takes one FILE');
+    if (values.line === undefined || values.column === undefined) {
+      throw new UsageError('complete needs --line and --column');
+    }
+  } else if (rest.length === 0) {
+    throw new UsageError('eval needs at least one PATH');
+  }
+
+  const rtOptions: { modelDir: string; provider: ProviderChoice; threads?: number } = { modelDir, provider };
+  if (threads !== undefined) rtOptions.threads = threads;
+  const rt = await FastWeightsRuntime.load(rtOptions);
+  try {
+    const info = rt.info;
+    log(
+      `model ${info.modelName} (${info.modelDir}) on ${info.provider.toUpperCase()}, loaded in ${info.loadMs.toFixed(0)} ms`,
+    );
+    if (info.fallbackReason) log(info.fallbackReason);
+
+    if (command === 'complete') {
+      const file = rest[0]!;
+      const text = fs.readFileSync(file, 'utf8');
+      const offset = offsetOf(text, intOption(values.line, 'line')!, intOption(values.column, 'column')!);
+      const prefix = text.slice(0, offset);
+      let state;
+      let stateTokens = 0;
+      let buildMs = 0;
+      if (!values['no-adapt']) {
+        const doc = new DocumentState(rt);
+        await doc.rebuild(text, { priority: 'foreground' });
+        stateTokens = doc.tokenCount;
+        buildMs = doc.buildMs;
+        state = doc.stateAt(doc.positionForPrefix(prefix));
+      }
+      const completeOptions: Parameters<typeof completeLine>[2] = {};
+      if (state) completeOptions.state = state;
+      if (maxTokens !== undefined) completeOptions.maxTokens = maxTokens;
+      const c = await completeLine(rt, prefix, completeOptions);
+      log(
+        `state from ${stateTokens} tokens (${buildMs.toFixed(0)} ms); prompt ${c.promptTokens} tokens; ` +
+          `${c.tokens} tokens in ${c.totalMs.toFixed(0)} ms (prefill ${c.prefillMs.toFixed(0)} ms); stop: ${c.stop}`,
+      );
+      if (values.json) {
+        console.log(
+          JSON.stringify({
+            completion: c.text,
+            tokens: c.tokens,
+            prompt_tokens: c.promptTokens,
+            stop: c.stop,
+            adapted: !values['no-adapt'],
+            state_tokens: stateTokens,
+            state_build_ms: buildMs,
+            prefill_ms: c.prefillMs,
+            total_ms: c.totalMs,
+            provider: info.provider,
+            fallback_reason: info.fallbackReason ?? null,
+          }),
+        );
+      } else {
+        process.stdout.write(c.text + '\n');
+      }
+      return 0;
+    }
+
+    const files = collectCodeFiles(rest);
+    if (files.length === 0) throw new UsageError('no code files found (.ts .tsx .js .jsx .mjs .cjs .py)');
+    const scores: FileScore[] = [];
+    for (const file of files) {
+      const text = fs.readFileSync(file, 'utf8');
+      const evalOptions: Parameters<typeof evaluateText>[2] = {};
+      if (maxTokens !== undefined) evalOptions.maxTokens = maxTokens;
+      const s = await evaluateText(rt, text, evalOptions);
+      s.file = file;
+      scores.push(s);
+      log(
+        `${file}: ${s.tokens} tokens, static ${(s.staticBits / Math.max(1, s.bytes)).toFixed(4)} ` +
+          `adapted ${((s.adaptedBits ?? 0) / Math.max(1, s.bytes)).toFixed(4)} bits/byte (${s.ms.toFixed(0)} ms)`,
+      );
+    }
+    const summary = summarise(rt, scores, values['per-file']);
+    if (values.json) {
+      console.log(JSON.stringify(summary, null, 2));
+    } else {
+      const f = (x: number): string => x.toFixed(4);
+      console.log(
+        `files ${summary.files}, tokens ${summary.tokens}, bytes ${summary.bytes} (${summary.model}, ${summary.provider})`,
+      );
+      console.log(`static                 ${f(summary.static.bits_per_byte)} bits/byte`);
+      console.log(
+        `adapted (causal)       ${f(summary.adapted.bits_per_byte)} bits/byte  (${summary.gain.bits_per_byte_pct.toFixed(2)}% lower)`,
+      );
+      console.log(
+        `adapted (whole file)   ${f(summary.adapted_whole_file.bits_per_byte)} bits/byte  (${summary.gain.whole_file_bits_per_byte_pct.toFixed(2)}% lower)`,
+      );
+      if (summary.per_file) {
+        for (const p of summary.per_file) {
+          console.log(
+            `  ${p.file}: ${f(p.static_bits_per_byte)} -> ${f(p.adapted_bits_per_byte)} / ${f(p.adapted_whole_file_bits_per_byte)}`,
+          );
+        }
+      }
+    }
+    return 0;
+  } finally {
+    await rt.dispose();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+        process.stderr.write(`fastweights: ${(err as Error).message}\n\n${USAGE}\n`);
+        process.exit(2);
+      }
+      if (err instanceof ModelFolderError) {
+        process.stderr.write(`fastweights: ${err.message}\n`);
+        process.exit(3);
+      }
+      process.stderr.write(
+        `fastweights: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}

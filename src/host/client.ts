@@ -1,0 +1,292 @@
+/**
+ * The main thread's handle on the model worker: requests with ids and cancellation, debounced document
+ * updates, and a mirror of each document's state info. No editor API here (the extension adapts it).
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { ProviderChoice, RuntimeInfo } from '../runtime';
+import type { DocumentStateInfo } from '../adaptation/documentStates';
+import type { CompletionResult, EvaluationResult, FromWorker, ToWorker } from './protocol';
+
+export interface ClientOptions {
+  modelDir: string;
+  provider: ProviderChoice;
+  threads?: number;
+  /** Path of the bundled worker (default: worker.js next to this bundle). */
+  workerPath?: string;
+  /** Delay after an edit before the document's state is rebuilt (ms). */
+  editDebounceMs?: number;
+  log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  onBusyChange?: (building: number) => void;
+  onStateChange?: (uri: string, info: DocumentStateInfo | undefined) => void;
+}
+
+export interface Cancellable {
+  readonly isCancellationRequested: boolean;
+  onCancellationRequested?: (listener: () => void) => { dispose(): void };
+}
+
+export class RequestCancelled extends Error {
+  constructor() {
+    super('request cancelled');
+    this.name = 'RequestCancelled';
+  }
+}
+
+interface Pending {
+  resolve: (v: CompletionResult | EvaluationResult) => void;
+  reject: (e: Error) => void;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export class ModelClient {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly stateInfo = new Map<string, DocumentStateInfo>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly sentVersion = new Map<string, number>();
+  private readonly sentSeq = new Map<string, number>();
+  private readonly doneSeq = new Map<string, number>();
+  private seq = 0;
+  private readonly idleWaiters = new Map<string, (() => void)[]>();
+  private building = 0;
+  private disposed = false;
+  info: RuntimeInfo | undefined;
+  readonly ready: Promise<RuntimeInfo>;
+
+  constructor(private readonly opts: ClientOptions) {
+    const workerPath = opts.workerPath ?? path.join(__dirname, 'worker.js');
+    this.worker = new Worker(workerPath);
+    this.worker.unref();
+    this.ready = new Promise<RuntimeInfo>((resolve, reject) => {
+      const onMessage = (m: FromWorker): void => {
+        if (m.type === 'loaded') {
+          this.info = m.info;
+          this.worker.off('message', onMessage);
+          resolve(m.info);
+        } else if (m.type === 'loadError') {
+          this.worker.off('message', onMessage);
+          reject(new Error(m.message));
+        }
+      };
+      this.worker.on('message', onMessage);
+      this.worker.once('error', (e) => reject(e));
+    });
+    this.ready.catch(() => undefined);
+    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
+    this.worker.on('error', (e) => {
+      opts.log?.('error', `model worker failed: ${e.message}`);
+      this.failAll(e);
+    });
+    this.worker.on('exit', (code) => {
+      if (!this.disposed) {
+        opts.log?.('error', `model worker exited (code ${code})`);
+        this.failAll(new Error(`model worker exited (code ${code})`));
+      }
+    });
+    const load: ToWorker = { type: 'load', modelDir: opts.modelDir, provider: opts.provider };
+    if (opts.threads !== undefined) load.threads = opts.threads;
+    this.post(load);
+  }
+
+  private post(m: ToWorker): void {
+    if (!this.disposed) this.worker.postMessage(m);
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  private onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'result': {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        p?.resolve(m.value);
+        return;
+      }
+      case 'error': {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        p?.reject(m.cancelled ? new RequestCancelled() : new Error(m.message));
+        return;
+      }
+      case 'progress':
+        this.pending.get(m.id)?.onProgress?.(m.done, m.total);
+        return;
+      case 'state': {
+        if (m.info) this.stateInfo.set(m.uri, m.info);
+        else this.stateInfo.delete(m.uri);
+        this.doneSeq.set(m.uri, m.seq);
+        this.opts.onStateChange?.(m.uri, m.info ?? undefined);
+        this.checkIdle(m.uri);
+        return;
+      }
+      case 'busy':
+        this.building = m.building;
+        this.opts.onBusyChange?.(m.building);
+        return;
+      case 'log':
+        this.opts.log?.(m.level, m.message);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private request<T extends CompletionResult | EvaluationResult>(
+    build: (id: number) => ToWorker,
+    token?: Cancellable,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (token?.isCancellationRequested) {
+        reject(new RequestCancelled());
+        return;
+      }
+      const sub = token?.onCancellationRequested?.(() => this.post({ type: 'cancel', id }));
+      const done = (): void => sub?.dispose();
+      const pending: Pending = {
+        resolve: (v) => {
+          done();
+          resolve(v as T);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      };
+      if (onProgress) pending.onProgress = onProgress;
+      this.pending.set(id, pending);
+      this.post(build(id));
+    });
+  }
+
+  /** Completes the line after `prefix` in document `uri`, with that document's state unless adapt is false. */
+  complete(
+    uri: string,
+    prefix: string,
+    maxTokens: number,
+    token?: Cancellable,
+    adapt = true,
+  ): Promise<CompletionResult> {
+    return this.request<CompletionResult>(
+      (id) => ({ type: 'complete', id, uri, prefix, maxTokens, adapt }),
+      token,
+    );
+  }
+
+  /** Bits per byte of a text: static, adapted, whole file (background priority). */
+  evaluate(
+    text: string,
+    maxTokens: number,
+    token?: Cancellable,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<EvaluationResult> {
+    return this.request<EvaluationResult>(
+      (id) => ({ type: 'evaluate', id, text, maxTokens }),
+      token,
+      onProgress,
+    );
+  }
+
+  /** Schedules a state (re)build of a document; `delayMs` 0 sends it at once. */
+  documentChanged(uri: string, version: number, getText: () => string, delayMs?: number): void {
+    const delay = delayMs ?? this.opts.editDebounceMs ?? 800;
+    const old = this.timers.get(uri);
+    if (old) clearTimeout(old);
+    if (this.stateInfo.get(uri)?.builtVersion === version && this.sentVersion.get(uri) === version) return;
+    const send = (): void => {
+      this.timers.delete(uri);
+      this.sentVersion.set(uri, version);
+      const seq = ++this.seq;
+      this.sentSeq.set(uri, seq);
+      this.post({ type: 'docUpdate', uri, version, text: getText(), seq });
+    };
+    if (delay <= 0) send();
+    else this.timers.set(uri, setTimeout(send, delay));
+  }
+
+  documentClosed(uri: string): void {
+    const t = this.timers.get(uri);
+    if (t) clearTimeout(t);
+    this.timers.delete(uri);
+    this.sentVersion.delete(uri);
+    this.sentSeq.delete(uri);
+    this.doneSeq.delete(uri);
+    this.stateInfo.delete(uri);
+    this.post({ type: 'docClosed', uri });
+    this.checkIdle(uri);
+  }
+
+  reset(uri: string): void {
+    const t = this.timers.get(uri);
+    if (t) clearTimeout(t);
+    this.timers.delete(uri);
+    const info = this.stateInfo.get(uri);
+    if (info)
+      this.stateInfo.set(uri, { ...info, tokens: 0, builtVersion: undefined, building: false, bytes: 0 });
+    this.post({ type: 'reset', uri });
+    this.checkIdle(uri);
+  }
+
+  resetAll(): void {
+    for (const uri of [...this.timers.keys()]) {
+      clearTimeout(this.timers.get(uri)!);
+      this.timers.delete(uri);
+    }
+    for (const [uri, info] of this.stateInfo) {
+      this.stateInfo.set(uri, { ...info, tokens: 0, builtVersion: undefined, building: false, bytes: 0 });
+    }
+    this.post({ type: 'resetAll' });
+    for (const uri of this.idleWaiters.keys()) this.checkIdle(uri);
+  }
+
+  /** Last known state info of a document (mirrored from the worker). */
+  documentState(uri: string): DocumentStateInfo | undefined {
+    return this.stateInfo.get(uri);
+  }
+
+  get busy(): number {
+    return this.building;
+  }
+
+  private isIdle(uri: string): boolean {
+    if (this.timers.has(uri)) return false;
+    const sent = this.sentSeq.get(uri);
+    if (sent === undefined) return true;
+    if ((this.doneSeq.get(uri) ?? 0) < sent) return false;
+    return !(this.stateInfo.get(uri)?.building ?? false);
+  }
+
+  private checkIdle(uri: string): void {
+    if (!this.isIdle(uri)) return;
+    const waiters = this.idleWaiters.get(uri);
+    this.idleWaiters.delete(uri);
+    waiters?.forEach((w) => w());
+  }
+
+  /** Resolves when no state build is pending or running for `uri`. */
+  whenIdle(uri: string): Promise<void> {
+    if (this.isIdle(uri)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.idleWaiters.get(uri) ?? [];
+      list.push(resolve);
+      this.idleWaiters.set(uri, list);
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.failAll(new Error('model worker stopped'));
+    for (const list of this.idleWaiters.values()) list.forEach((w) => w());
+    this.idleWaiters.clear();
+    await this.worker.terminate();
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Messages between the extension host's main thread and the model worker (src/host/worker.ts).
+ * onnxruntime-node runs a graph synchronously on the calling thread, so the model lives in a worker thread
+ * and the extension host stays responsive while states build and completions decode.
+ */
+import type { Completion, FileScore, ProviderChoice, RuntimeInfo } from '../runtime';
+import type { DocumentStateInfo } from '../adaptation/documentStates';
+
+export type ToWorker =
+  | { type: 'load'; modelDir: string; provider: ProviderChoice; threads?: number }
+  | { type: 'complete'; id: number; uri: string; prefix: string; maxTokens: number; adapt: boolean }
+  | { type: 'cancel'; id: number }
+  | { type: 'docUpdate'; uri: string; version: number; text: string; seq: number }
+  | { type: 'docClosed'; uri: string }
+  | { type: 'reset'; uri: string }
+  | { type: 'resetAll' }
+  | { type: 'evaluate'; id: number; text: string; maxTokens: number };
+
+export interface CompletionResult extends Completion {
+  /** Tokens the document state held when the completion started (0: static model). */
+  stateTokens: number;
+}
+
+export interface EvaluationResult extends FileScore {
+  /** Tokens of the whole text before any truncation to maxTokens. */
+  fileTokens: number;
+}
+
+export type FromWorker =
+  | { type: 'loaded'; info: RuntimeInfo; vocabSize: number }
+  | { type: 'loadError'; message: string }
+  | { type: 'result'; id: number; value: CompletionResult | EvaluationResult }
+  | { type: 'error'; id: number; message: string; cancelled?: boolean }
+  | { type: 'progress'; id: number; done: number; total: number }
+  | { type: 'state'; uri: string; info: DocumentStateInfo | null; seq: number }
+  | { type: 'busy'; building: number }
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string };

@@ -1,0 +1,126 @@
+/**
+ * The model worker: owns the runtime and the per-document states, and answers the main thread's requests
+ * (see protocol.ts). Background state builds yield to completions through the runtime's scheduler.
+ */
+import { parentPort } from 'node:worker_threads';
+import { completeLine, evaluateText, EvaluationCancelled, FastWeightsRuntime, PromptCache } from '../runtime';
+import { DocumentStates } from '../adaptation/documentStates';
+import type { CompletionResult, EvaluationResult, FromWorker, ToWorker } from './protocol';
+
+const port = parentPort;
+if (!port) throw new Error('worker.js must run in a worker thread');
+
+let runtime: FastWeightsRuntime | undefined;
+/** Keys and values of the last completion's prompt: typing on reuses them (per runtime). */
+const promptCache = new PromptCache();
+const cancelled = new Set<number>();
+
+const post = (m: FromWorker): void => port.postMessage(m);
+const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string): void =>
+  post({ type: 'log', level, message });
+
+/** Latest document update received per uri: state messages carry it so the main thread knows what is done. */
+const seqs = new Map<string, number>();
+const postState = (uri: string): void =>
+  post({ type: 'state', uri, info: states.info(uri) ?? null, seq: seqs.get(uri) ?? 0 });
+
+const states = new DocumentStates({
+  // The main thread debounces edits; the worker builds what it is sent right away.
+  editDebounceMs: 0,
+  openDelayMs: 0,
+  log: (m) => log('debug', m),
+  onBusyChange: (building) => post({ type: 'busy', building }),
+  onStateChange: (uri) => postState(uri),
+});
+
+async function handle(m: ToWorker): Promise<void> {
+  switch (m.type) {
+    case 'load': {
+      try {
+        const options: { modelDir: string; provider: typeof m.provider; threads?: number } = {
+          modelDir: m.modelDir,
+          provider: m.provider,
+        };
+        if (m.threads !== undefined) options.threads = m.threads;
+        const rt = await FastWeightsRuntime.load(options);
+        const old = runtime;
+        runtime = rt;
+        promptCache.clear();
+        states.setRuntime(rt);
+        if (old) await old.dispose();
+        post({ type: 'loaded', info: rt.info, vocabSize: rt.config.vocab_size });
+      } catch (e) {
+        post({ type: 'loadError', message: e instanceof Error ? e.message : String(e) });
+      }
+      return;
+    }
+    case 'complete': {
+      const rt = runtime;
+      try {
+        if (!rt) throw new Error('the model is not loaded');
+        const st = m.adapt ? states.stateFor(m.uri, m.prefix) : undefined;
+        const options: Parameters<typeof completeLine>[2] = {
+          maxTokens: m.maxTokens,
+          isCancelled: () => cancelled.has(m.id),
+          promptCache,
+        };
+        if (st) options.state = st.state;
+        const c = await completeLine(rt, m.prefix, options);
+        const value: CompletionResult = { ...c, stateTokens: st?.tokens ?? 0 };
+        post({ type: 'result', id: m.id, value });
+      } catch (e) {
+        post({ type: 'error', id: m.id, message: e instanceof Error ? e.message : String(e) });
+      } finally {
+        cancelled.delete(m.id);
+      }
+      return;
+    }
+    case 'evaluate': {
+      const rt = runtime;
+      try {
+        if (!rt) throw new Error('the model is not loaded');
+        const fileTokens = rt.tokenizer.encode(m.text).length;
+        const s = await evaluateText(rt, m.text, {
+          priority: 'background',
+          maxTokens: m.maxTokens,
+          isCancelled: () => cancelled.has(m.id),
+          onProgress: (done, total) => post({ type: 'progress', id: m.id, done, total }),
+        });
+        const value: EvaluationResult = { ...s, fileTokens };
+        post({ type: 'result', id: m.id, value });
+      } catch (e) {
+        post({
+          type: 'error',
+          id: m.id,
+          message: e instanceof Error ? e.message : String(e),
+          cancelled: e instanceof EvaluationCancelled,
+        });
+      } finally {
+        cancelled.delete(m.id);
+      }
+      return;
+    }
+    case 'cancel':
+      cancelled.add(m.id);
+      return;
+    case 'docUpdate':
+      seqs.set(m.uri, m.seq);
+      states.changed({ uri: m.uri, version: m.version, getText: () => m.text });
+      postState(m.uri);
+      return;
+    case 'docClosed':
+      states.closed(m.uri);
+      seqs.delete(m.uri);
+      return;
+    case 'reset':
+      states.reset(m.uri);
+      return;
+    case 'resetAll':
+      states.resetAll();
+      return;
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  void handle(m);
+});

@@ -1,0 +1,240 @@
+/**
+ * Line completion: prefill the prompt with the KV cache, then greedy decoding with a fixed fast-weight state
+ * until the end of the line, a special token or a token budget.
+ *
+ * Token healing: the last prompt token is taken back and the first generated token must start with its bytes,
+ * so that "cons|" can become "const" instead of the rare split "cons" + "t", and "return |" can continue with
+ * " x" instead of a lone space token the model rarely saw.
+ */
+import { FastWeightState } from './fastWeights';
+import { argmaxRow, FastWeightsRuntime, KvCache } from './runtime';
+
+export interface CompleteOptions {
+  /** Most tokens generated (default 48). */
+  maxTokens?: number;
+  /** Most prompt tokens fed to the body (default 2 x attention window, at least 256). */
+  maxPromptTokens?: number;
+  /** Fast-weight state to use; the zero state (static model) when absent. */
+  state?: FastWeightState;
+  /** Checked between steps; a true result stops decoding (result.cancelled = true). */
+  isCancelled?: () => boolean;
+  /** Take back a partial last token and constrain the first one (default true). */
+  tokenHealing?: boolean;
+  priority?: 'foreground' | 'background';
+  /** Keys and values of the previous prompt, reused for the part the new prompt shares (updated in place). */
+  promptCache?: PromptCache;
+}
+
+/** The last prompt's token ids and their keys and values, for the next request's prefill. */
+export class PromptCache {
+  ids: number[] = [];
+  kv: KvCache | undefined;
+  hits = 0;
+  misses = 0;
+
+  clear(): void {
+    this.ids = [];
+    this.kv = undefined;
+  }
+}
+
+export interface Completion {
+  /** The text to insert after the cursor (no newline). */
+  text: string;
+  /** Generated token count. */
+  tokens: number;
+  promptTokens: number;
+  /** Why decoding stopped. */
+  stop: 'newline' | 'eos' | 'max_tokens' | 'cancelled';
+  cancelled: boolean;
+  /** Prompt tokens whose keys and values came from the prompt cache. */
+  cachedPromptTokens: number;
+  /** Time spent waiting for the model (background work finishing its unit). */
+  waitMs: number;
+  prefillMs: number;
+  decodeMs: number;
+  totalMs: number;
+}
+
+/** Characters by which the start of a long prompt moves (see preparePrompt). */
+const CUT_QUANTUM = 512;
+
+/** Splits the prompt into ids, taking back the final token when healing applies. */
+export function preparePrompt(
+  rt: FastWeightsRuntime,
+  prefix: string,
+  maxPromptTokens: number,
+  heal: boolean,
+): { ids: number[]; start: number; healBytes: Uint8Array } {
+  const cfg = rt.config;
+  let text = prefix;
+  let atFileStart = true;
+  // Cut long prefixes at a line start about 3 characters per allowed token back. The cut point moves in
+  // steps of CUT_QUANTUM characters, so that while the user types, consecutive prompts share their start
+  // and the prompt cache can reuse the keys and values already computed.
+  const budgetChars = maxPromptTokens * 3;
+  if (text.length > budgetChars + CUT_QUANTUM) {
+    let cut = Math.floor((text.length - budgetChars) / CUT_QUANTUM) * CUT_QUANTUM;
+    const nl = text.indexOf('\n', cut);
+    if (nl >= 0 && nl < text.length - 1) cut = nl + 1;
+    text = text.slice(cut);
+    atFileStart = false;
+  }
+  let ids = rt.tokenizer.encode(text);
+  // A hard cap for text with unusually short tokens.
+  const hardCap = 2 * maxPromptTokens;
+  if (ids.length > hardCap - 1) {
+    ids = ids.slice(ids.length - (hardCap - 1));
+    atFileStart = false;
+  }
+  let healBytes: Uint8Array = new Uint8Array(0);
+  if (heal && ids.length > 0) {
+    const last = ids[ids.length - 1]!;
+    const bytes = rt.tokenizer.tokenBytes(last);
+    const piece = Buffer.from(bytes).toString('utf8');
+    // Any ordinary token that is whole UTF-8 text: "cons" may become "const", and a trailing " " after
+    // "return" may become " x" (the tokenizer glues spaces to the following word).
+    if (
+      !rt.tokenizer.specialIds.has(last) &&
+      bytes.length > 0 &&
+      !piece.includes('\uFFFD') &&
+      prefix.endsWith(piece)
+    ) {
+      healBytes = bytes;
+      ids = ids.slice(0, -1);
+    }
+  }
+  const withBos = atFileStart ? [cfg.bos_token_id, ...ids] : ids;
+  if (withBos.length === 0) withBos.push(cfg.bos_token_id);
+  // Absolute positions: the model's keys carry RoPE, so only relative distances matter; start at 0.
+  return { ids: withBos, start: 0, healBytes };
+}
+
+function startsWithBytes(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}
+
+/** Completes the line after `prefix` (the document text before the cursor). */
+export async function completeLine(
+  rt: FastWeightsRuntime,
+  prefix: string,
+  options: CompleteOptions = {},
+): Promise<Completion> {
+  const t0 = performance.now();
+  const cfg = rt.config;
+  const V = cfg.vocab_size;
+  const maxTokens = options.maxTokens ?? 48;
+  const maxPrompt = options.maxPromptTokens ?? Math.max(256, 2 * cfg.attn_window);
+  const state = options.state ?? rt.zeroState();
+  const priority = options.priority ?? 'foreground';
+  const cancelled = (): boolean => options.isCancelled?.() ?? false;
+  const { ids, start, healBytes } = preparePrompt(rt, prefix, maxPrompt, options.tokenHealing ?? true);
+  const result: Completion = {
+    text: '',
+    tokens: 0,
+    promptTokens: ids.length,
+    stop: 'max_tokens',
+    cancelled: false,
+    cachedPromptTokens: 0,
+    waitMs: 0,
+    prefillMs: 0,
+    decodeMs: 0,
+    totalMs: 0,
+  };
+  const special = rt.tokenizer.specialIds;
+  const generated: number[] = [];
+  let past: KvCache | undefined;
+  let lastHidden: Float32Array = new Float32Array(0);
+  let healed = 0; // bytes of healBytes re-generated so far
+  let pos = start;
+
+  if (cancelled()) return finish('cancelled');
+  // One scheduler unit for the whole completion: background work waits until the line is done, and the
+  // completion waits at most for the background unit already running.
+  const stopReason = await rt.scheduler.run(priority, async (): Promise<Completion['stop']> => {
+    const tStart = performance.now();
+    result.waitMs = tStart - t0;
+    if (cancelled()) return 'cancelled';
+    // Prefill, reusing the cached keys and values of the longest prompt start shared with the last request.
+    const cache = options.promptCache;
+    let shared = 0;
+    if (cache?.kv && start === 0) {
+      const limit = Math.min(ids.length - 1, cache.ids.length);
+      while (shared < limit && cache.ids[shared] === ids[shared]) shared++;
+    }
+    const pastFrom = Math.max(0, shared - rt.maxPast);
+    const past0 = shared > 0 && cache?.kv ? rt.sliceKv(cache.kv, pastFrom, shared) : undefined;
+    const r0 = await rt.body(ids.slice(shared), pos + shared, past0);
+    const fresh = r0.hidden.length / cfg.d_model;
+    lastHidden = r0.hidden.slice((fresh - 1) * cfg.d_model, fresh * cfg.d_model);
+    if (cache) {
+      const added = rt.sliceKv(r0.present, shared - pastFrom, r0.present.length);
+      cache.kv = shared > 0 && cache.kv ? rt.concatKv(rt.sliceKv(cache.kv, 0, shared), added) : added;
+      cache.ids = ids.slice();
+      if (shared > 0) cache.hits++;
+      else cache.misses++;
+    }
+    past = rt.trimKv(r0.present, rt.maxPast);
+    pos += ids.length;
+    result.cachedPromptTokens = shared;
+    result.prefillMs = performance.now() - tStart;
+
+    for (let step = 0; step < maxTokens; step++) {
+      if (cancelled()) return 'cancelled';
+      const logits = await rt.head(lastHidden, 1, state);
+      // While healing, a token must agree with the bytes still to be re-typed: start with them, or be a
+      // prefix of them (then the rest is healed by the next tokens).
+      const pending = healBytes.subarray(healed);
+      const allowed =
+        pending.length > 0
+          ? (id: number) => {
+              if (special.has(id)) return false;
+              const b = rt.tokenizer.tokenBytes(id);
+              return b.length > 0 && (startsWithBytes(b, pending) || startsWithBytes(pending, b));
+            }
+          : undefined;
+      const next = argmaxRow(logits, 0, V, allowed, rt.tokenizer.vocabSize);
+      if (pending.length > 0 && next >= 0)
+        healed += Math.min(pending.length, rt.tokenizer.tokenBytes(next).length);
+      if (next < 0 || special.has(next) || next === cfg.bos_token_id) return 'eos';
+      generated.push(next);
+      if (healed >= healBytes.length) {
+        const { text } = rt.tokenizer.decodeBytes(generated);
+        const body = text.slice(healedPrefixLength(text));
+        if (body.includes('\n') || body.includes('\r')) return 'newline';
+        // Bytes that do not form UTF-8: stop before them rather than show replacement characters.
+        if (body.includes('\uFFFD')) return 'eos';
+      }
+      if (step + 1 >= maxTokens) break;
+      const r = await rt.body([next], pos, past);
+      past = rt.trimKv(r.present, rt.maxPast);
+      lastHidden = r.hidden;
+      pos += 1;
+    }
+    return 'max_tokens';
+  });
+  return finish(stopReason);
+
+  function healedPrefixLength(text: string): number {
+    if (healBytes.length === 0) return 0;
+    if (healed < healBytes.length) return text.length; // still inside the re-typed prefix: nothing new
+    const healedText = Buffer.from(healBytes).toString('utf8');
+    return text.startsWith(healedText) ? healedText.length : 0;
+  }
+
+  function finish(stop: Completion['stop']): Completion {
+    const { text } = rt.tokenizer.decodeBytes(generated);
+    let out = text.slice(healedPrefixLength(text));
+    const cut = out.search(/[\r\n\uFFFD]/);
+    if (cut >= 0) out = out.slice(0, cut);
+    result.text = out;
+    result.tokens = generated.length;
+    result.stop = stop;
+    result.cancelled = stop === 'cancelled';
+    result.totalMs = performance.now() - t0;
+    result.decodeMs = Math.max(0, result.totalMs - result.waitMs - result.prefillMs);
+    return result;
+  }
+}

@@ -1,0 +1,10 @@
+/** The runtime's public surface: no editor API anywhere below this folder. */
+export * from './model';
+export * from './sessions';
+export * from './tokenizer';
+export * from './fastWeights';
+export * from './scheduler';
+export * from './runtime';
+export * from './decoder';
+export * from './evaluate';
+export * from './documentState';

@@ -1,0 +1,94 @@
+import * as assert from 'node:assert/strict';
+import { completeLine, preparePrompt, PromptCache } from '../../src/runtime';
+import { runtime } from './helpers';
+
+const SNIPPET = `export interface Point {
+  x: number;
+  y: number;
+}
+
+export function add(a: Point, b: Point): Point {
+  return { x: a.x + b.x, y: a.y + b.y };
+}
+
+export function sub(a: Point, b: Point): Point {
+  return `;
+
+describe('line completion (real model)', () => {
+  it('completes a small TypeScript snippet with one non-empty line', async () => {
+    const rt = await runtime();
+    const c = await completeLine(rt, SNIPPET, { maxTokens: 32 });
+    assert.ok(c.text.trim().length > 0, `empty completion (stop: ${c.stop}, tokens: ${c.tokens})`);
+    assert.ok(!/[\r\n]/.test(c.text), 'a completion is a single line');
+    assert.ok(c.tokens >= 1 && c.tokens <= 32);
+    assert.ok(['newline', 'eos', 'max_tokens'].includes(c.stop));
+    assert.ok(c.prefillMs > 0 && c.totalMs >= c.prefillMs);
+    console.log(
+      `      completion: ${JSON.stringify(c.text)} (${c.tokens} tokens, prefill ${c.prefillMs.toFixed(0)} ms, ` +
+        `total ${c.totalMs.toFixed(0)} ms, ${((c.totalMs - c.prefillMs) / Math.max(1, c.tokens)).toFixed(1)} ms/token)`,
+    );
+  });
+
+  it('is deterministic (greedy)', async () => {
+    const rt = await runtime();
+    const a = await completeLine(rt, SNIPPET, { maxTokens: 16 });
+    const b = await completeLine(rt, SNIPPET, { maxTokens: 16 });
+    assert.equal(a.text, b.text);
+  });
+
+  it('respects the token budget', async () => {
+    const rt = await runtime();
+    const c = await completeLine(rt, SNIPPET, { maxTokens: 2 });
+    assert.ok(c.tokens <= 2);
+  });
+
+  it('stops when cancelled', async () => {
+    const rt = await runtime();
+    const c = await completeLine(rt, SNIPPET, { isCancelled: () => true });
+    assert.equal(c.cancelled, true);
+    assert.equal(c.text, '');
+  });
+
+  it('heals a word cut by the cursor: the suggestion continues the word', async () => {
+    const rt = await runtime();
+    const prefix = 'export function sub(a: Point, b: Point): Point {\n  ret';
+    const p = preparePrompt(rt, prefix, 512, true);
+    assert.ok(p.healBytes.length > 0, 'the last token "ret" is taken back');
+    const c = await completeLine(rt, prefix, { maxTokens: 8 });
+    assert.ok(!/[\r\n]/.test(c.text));
+    // Whatever the model says, the text is what comes AFTER "ret" (never a repeated "ret").
+    assert.ok(!c.text.startsWith('ret'), JSON.stringify(c.text));
+  });
+
+  it('reuses the previous prompt from the prompt cache with the same result', async () => {
+    const rt = await runtime();
+    const cache = new PromptCache();
+    const first = await completeLine(rt, SNIPPET, { maxTokens: 8, promptCache: cache });
+    assert.equal(first.cachedPromptTokens, 0);
+    const typed = SNIPPET + '{ x: a.x - b.x, y: ';
+    const cached = await completeLine(rt, typed, { maxTokens: 8, promptCache: cache });
+    const fresh = await completeLine(rt, typed, { maxTokens: 8 });
+    assert.ok(cached.cachedPromptTokens > 10, `cached ${cached.cachedPromptTokens} tokens`);
+    assert.equal(cached.text, fresh.text);
+    assert.equal(cache.hits, 1);
+    // A long file whose prompt start is cut: typing on keeps the cut, so the cache still applies.
+    const long = 'export const values = [1, 2, 3];\n'.repeat(300) + SNIPPET;
+    await completeLine(rt, long, { maxTokens: 4, promptCache: cache, maxPromptTokens: 256 });
+    const longer = await completeLine(rt, long + 'a', {
+      maxTokens: 4,
+      promptCache: cache,
+      maxPromptTokens: 256,
+    });
+    assert.ok(longer.cachedPromptTokens > 100, `cached ${longer.cachedPromptTokens} tokens`);
+  });
+
+  it('prepends bos at the file start and cuts long prompts at a line start', async () => {
+    const rt = await runtime();
+    const short = preparePrompt(rt, 'const x = ', 512, false);
+    assert.equal(short.ids[0], rt.config.bos_token_id);
+    const long = 'const value = 1;\n'.repeat(2000) + 'const y = ';
+    const p = preparePrompt(rt, long, 300, false);
+    assert.ok(p.ids.length <= 600, `${p.ids.length} tokens`); // soft budget, hard cap at twice it
+    assert.notEqual(p.ids[0], rt.config.bos_token_id);
+  });
+});

@@ -1,0 +1,36 @@
+/** Shared test helpers: the model folder under test and one runtime per mocha process. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { defaultModelDir, FastWeightsRuntime } from '../../src/runtime';
+
+/** Repository root (tests run from out/test/unit/). */
+export const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** The model under test: FASTWEIGHTS_MODEL_DIR, else the shipped models/fw-code-small. */
+export function modelDir(): string {
+  const dir = defaultModelDir(ROOT);
+  if (!fs.existsSync(path.join(dir, 'config.json'))) {
+    throw new Error(
+      `no model folder at ${dir}: export one (training/README.md) or set FASTWEIGHTS_MODEL_DIR`,
+    );
+  }
+  return dir;
+}
+
+let shared: Promise<FastWeightsRuntime> | undefined;
+
+/** One CPU runtime shared by the tests of this process. */
+export function runtime(): Promise<FastWeightsRuntime> {
+  shared ??= FastWeightsRuntime.load({ modelDir: modelDir(), provider: 'cpu' });
+  return shared;
+}
+
+export const FIXTURES = path.join(ROOT, 'test', 'unit', 'fixtures');
+
+/** A temporary folder removed after the test run. */
+export function tempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fastweights-${prefix}-`));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+'use strict';
+// Runs the mocha suite in test/host/ inside a real VS Code extension host, through @vscode/test-electron's
+// runTests() with code-standin.js as the VS Code executable (see that file for why).
+//
+//   node tools/vscode-host/run-host-tests.js --vsix fastweights-linux-x64-0.1.0.vsix   (the packaged extension)
+//   node tools/vscode-host/run-host-tests.js --dev .                                    (an unpackaged folder)
+// Options: --tests <index.js> (default test/host/index.js), --workspace <folder> (default sample-workspace/),
+//          --extension-id <publisher.name> (default: read from the extension's package.json).
+const fs = require('fs');
+const path = require('path');
+const { runTests } = require('@vscode/test-electron');
+const { installVsix, makeRunDir, runDirs, HERE } = require('./server');
+
+const REPO = path.resolve(HERE, '..', '..');
+
+function parseArgs(argv) {
+  const opts = {
+    tests: path.join(REPO, 'test', 'host', 'index.js'),
+    workspace: path.join(HERE, 'sample-workspace'),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
+      return argv[++i];
+    };
+    if (flag === '--vsix') opts.vsix = path.resolve(value());
+    else if (flag === '--dev') opts.dev = path.resolve(value());
+    else if (flag === '--tests') opts.tests = path.resolve(value());
+    else if (flag === '--workspace') opts.workspace = path.resolve(value());
+    else if (flag === '--extension-id') opts.extensionId = value();
+    else throw new Error(`unknown argument ${flag}`);
+  }
+  if (!opts.vsix === !opts.dev) throw new Error('give exactly one of --vsix <file> or --dev <folder>');
+  return opts;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const base = makeRunDir('host-run');
+  try {
+    let extPath = opts.dev;
+    if (opts.vsix) {
+      // Install with code-server's own installer into a scratch folder, then develop from the installed
+      // copy: the tests see exactly what the VSIX ships (bundle, node_modules, model files).
+      const scratch = runDirs(path.join(base, 'vsix-install'));
+      const installed = await installVsix(opts.vsix, scratch);
+      if (installed.length !== 1)
+        throw new Error(`expected one extension folder from ${opts.vsix}, got ${installed.length}`);
+      extPath = installed[0];
+    }
+    const pkg = JSON.parse(fs.readFileSync(path.join(extPath, 'package.json'), 'utf8'));
+    const extensionId = opts.extensionId || `${pkg.publisher}.${pkg.name}`;
+
+    // A copy of the workspace, so tests may edit and save files freely.
+    const workspace = path.join(base, 'workspace');
+    fs.cpSync(opts.workspace, workspace, { recursive: true });
+
+    const standin = path.join(HERE, 'code-standin.js');
+    fs.chmodSync(standin, 0o755); // runTests() spawns it directly (a fresh checkout may lose the mode)
+    console.log(`[host-tests] ${extensionId} from ${extPath}`);
+    await runTests({
+      vscodeExecutablePath: standin,
+      extensionDevelopmentPath: extPath,
+      extensionTestsPath: opts.tests,
+      launchArgs: [
+        workspace,
+        `--user-data-dir=${path.join(base, 'user-data')}`,
+        `--extensions-dir=${path.join(base, 'extensions')}`,
+      ],
+      // Reaches the extension host: code-server passes its environment on.
+      extensionTestsEnv: {
+        FASTWEIGHTS_TEST_EXTENSION_ID: extensionId,
+        FASTWEIGHTS_TEST_MOCHA: path.dirname(require.resolve('mocha/package.json')),
+        FASTWEIGHTS_TEST_WORKSPACE: workspace,
+      },
+    });
+    console.log(`[host-tests] passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return 0;
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`[host-tests] ${e.message || e}`);
+    process.exit(typeof e.code === 'number' && e.code > 0 ? e.code : 1);
+  },
+);
