@@ -638,9 +638,32 @@ def cmd_stats(out: str) -> int:
     return 0
 
 
+def cmd_files(out: str, split: str, dest: str) -> int:
+    """Write one split's files as a folder tree (package/path), for tools that read files, such as
+    `npx fastweights eval`."""
+    path = os.path.join(out, f"{split}.jsonl")
+    if not os.path.exists(path):
+        print(f"no {path}; run `python training/corpus.py fetch` first", file=sys.stderr)
+        return 1
+    count = 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            package = rec["package"].replace("/", "__")
+            target = os.path.join(dest, package, rec["path"])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "w", encoding="utf-8", newline="") as g:
+                g.write(rec["text"])
+            count += 1
+    print(f"wrote {count} {split} files under {dest}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("command", choices=["fetch", "stats"])
+    ap.add_argument("command", choices=["fetch", "stats", "files"])
+    ap.add_argument("--split", choices=SPLITS, default="test", help="for `files`")
+    ap.add_argument("--dest", default=None, help="for `files`: output folder")
     ap.add_argument("--manifest", default=DEFAULT_MANIFEST)
     ap.add_argument("--downloads", default=DEFAULT_DOWNLOADS)
     ap.add_argument("--out", default=DEFAULT_OUT)
@@ -649,6 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.command == "fetch":
         return fetch(args.manifest, args.downloads, args.out, args.workers, args.procs)
+    if args.command == "files":
+        dest = args.dest or os.path.join(os.path.dirname(args.out), f"{args.split}-files")
+        return cmd_files(args.out, args.split, dest)
     return cmd_stats(args.out)
 
 
