@@ -1,0 +1,497 @@
+/**
+ * `npm run bench` (table) and `npm run bench -- --json` (one JSON object on stdout): latency, throughput and
+ * memory of the runtime as it is, on real held-out code from the repository (the parity fixture, the sample
+ * workspace and the unit-test fixtures). Progress goes to stderr. Uses only the public runtime API and the
+ * same document-state manager the model worker uses, with the worker's options.
+ *
+ * Options: --json, --threads N (onnxruntime intra-op threads; default: as the extension, unset),
+ * --provider cpu|auto|cuda (default cpu), --requests N (cursor positions, default 30), --rounds N (passes over
+ * them, default 2).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import {
+  completeLine,
+  DocumentState,
+  FastWeightsRuntime,
+  PromptCache,
+  ProviderChoice,
+  RuntimeOptions,
+} from '../src/runtime';
+import { DocumentStates } from '../src/adaptation/documentStates';
+
+const root = path.resolve(__dirname, '..');
+const argv = process.argv.slice(2);
+const json = argv.includes('--json');
+const argValue = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const threadsArg = argValue('--threads');
+const threads = threadsArg !== undefined ? Number(threadsArg) : undefined;
+const provider = (argValue('--provider') ?? 'cpu') as ProviderChoice;
+const REQUESTS = Number(argValue('--requests') ?? 30);
+const ROUNDS = Number(argValue('--rounds') ?? 2);
+/** What the completion provider asks for (src/completion/provider.ts). */
+const MAX_TOKENS = 48;
+
+const log = (m: string): void => {
+  process.stderr.write(`[bench] ${m}\n`);
+};
+
+const FIXTURES = [
+  'models/fw-code-small/parity_fixture.ts',
+  'tools/vscode-host/sample-workspace/src/inventory.ts',
+  'tools/vscode-host/sample-workspace/src/retry.ts',
+  'test/unit/fixtures/sample.ts',
+  'test/unit/fixtures/sample.py',
+];
+
+function readFixture(rel: string): string {
+  return fs.readFileSync(path.join(root, rel), 'utf8');
+}
+
+function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const rank = (p / 100) * (s.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return s[lo]! + (s[hi]! - s[lo]!) * (rank - lo);
+}
+
+const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
+const rssMb = (): number => process.memoryUsage().rss / 1048576;
+const gc = (): void => {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) g();
+};
+
+/** Cursor offsets in the middle of `count` non-trivial lines spread over the file (single-line requests). */
+function cursorPositions(text: string, count: number): number[] {
+  const lines = text.split('\n');
+  const starts: number[] = [];
+  let off = 0;
+  const candidates: { at: number }[] = [];
+  for (const line of lines) {
+    starts.push(off);
+    const content = line.trim();
+    if (content.length >= 12) {
+      const indent = line.length - line.trimStart().length;
+      candidates.push({ at: off + indent + Math.floor(content.length / 2) });
+    }
+    off += line.length + 1;
+  }
+  const out: number[] = [];
+  for (let i = 0; i < count && candidates.length > 0; i++) {
+    out.push(candidates[Math.floor(((i + 0.5) * candidates.length) / count)]!.at);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Matrix-multiply throughput: a one-node ONNX graph (MatMul of two N x N fp32 matrices) encoded by hand as
+// protobuf and run with onnxruntime, the library the model runs on.
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}
+const fieldVarint = (field: number, v: number): number[] => [...varint(field << 3), ...varint(v)];
+function fieldBytes(field: number, bytes: number[] | string): number[] {
+  const b = typeof bytes === 'string' ? [...Buffer.from(bytes, 'utf8')] : bytes;
+  return [...varint((field << 3) | 2), ...varint(b.length), ...b];
+}
+
+function matmulModel(n: number): Uint8Array {
+  const dim = fieldBytes(1, fieldVarint(1, n)); // TensorShapeProto.dim { dim_value }
+  const tensorType = fieldBytes(1, [...fieldVarint(1, 1 /* FLOAT */), ...fieldBytes(2, [...dim, ...dim])]);
+  const valueInfo = (name: string): number[] => [...fieldBytes(1, name), ...fieldBytes(2, tensorType)];
+  const node = [
+    ...fieldBytes(1, 'A'),
+    ...fieldBytes(1, 'B'),
+    ...fieldBytes(2, 'C'),
+    ...fieldBytes(4, 'MatMul'),
+  ];
+  const graph = [
+    ...fieldBytes(1, node),
+    ...fieldBytes(2, 'matmul'),
+    ...fieldBytes(11, valueInfo('A')),
+    ...fieldBytes(11, valueInfo('B')),
+    ...fieldBytes(12, valueInfo('C')),
+  ];
+  const model = [
+    ...fieldVarint(1, 8), // ir_version
+    ...fieldBytes(2, 'fastweights-bench'),
+    ...fieldBytes(7, graph),
+    ...fieldBytes(8, [...fieldBytes(1, ''), ...fieldVarint(2, 17)]), // opset_import
+  ];
+  return Uint8Array.from(model);
+}
+
+async function matmulGflops(n: number): Promise<{ gflops: number; medianGflops: number; ms: number }> {
+  const options: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'] };
+  if (threads && threads > 0) options.intraOpNumThreads = threads;
+  const session = await ort.InferenceSession.create(matmulModel(n), options);
+  const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const b = new Float32Array(n * n).map((_, i) => ((i * 104729) % 1000) / 1000 - 0.5);
+  const feeds = { A: new ort.Tensor('float32', a, [n, n]), B: new ort.Tensor('float32', b, [n, n]) };
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  const times: number[] = [];
+  const t0 = performance.now();
+  while (times.length < 20 && performance.now() - t0 < 5000) {
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  await session.release();
+  const flop = 2 * n * n * n;
+  const best = Math.min(...times);
+  const median = percentile(times, 50);
+  return { gflops: flop / (best * 1e6), medianGflops: flop / (median * 1e6), ms: best };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+interface CompletionPass {
+  totalMs: number[];
+  tokens: number;
+  decodeMs: number;
+  prefillMs: number[];
+  tokensPerRequest: number[];
+}
+
+const emptyPass = (): CompletionPass => ({
+  totalMs: [],
+  tokens: 0,
+  decodeMs: 0,
+  prefillMs: [],
+  tokensPerRequest: [],
+});
+
+/** One request as the worker answers it: the state at the cursor (when adapting), then the completion. */
+async function request(
+  rt: FastWeightsRuntime,
+  prefix: string,
+  doc: DocumentState | undefined,
+  cache: PromptCache,
+  pass: CompletionPass | undefined,
+): Promise<void> {
+  const t0 = performance.now();
+  const state = doc ? doc.stateAt(doc.positionForPrefix(prefix)) : undefined;
+  const options: Parameters<typeof completeLine>[2] = { maxTokens: MAX_TOKENS, promptCache: cache };
+  if (state) options.state = state;
+  const c = await completeLine(rt, prefix, options);
+  const ms = performance.now() - t0;
+  if (!pass) return;
+  pass.totalMs.push(ms);
+  pass.prefillMs.push(c.prefillMs);
+  pass.tokensPerRequest.push(c.tokens);
+  pass.tokens += c.tokens;
+  pass.decodeMs += c.decodeMs;
+}
+
+/**
+ * The same cursor positions with the adapted state and with the zero state, alternating request by request
+ * (each side keeps its own prompt cache) so that machine drift hits both alike. `rounds` passes over the
+ * positions; two warm-up requests per side are not counted.
+ */
+async function completionPasses(
+  rt: FastWeightsRuntime,
+  text: string,
+  positions: number[],
+  doc: DocumentState,
+  rounds: number,
+): Promise<{ adapted: CompletionPass; zero: CompletionPass }> {
+  const adapted = emptyPass();
+  const zero = emptyPass();
+  const cacheA = new PromptCache();
+  const cacheZ = new PromptCache();
+  for (const at of positions.slice(0, 2)) {
+    await request(rt, text.slice(0, at), doc, cacheA, undefined);
+    await request(rt, text.slice(0, at), undefined, cacheZ, undefined);
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const at of positions) {
+      const prefix = text.slice(0, at);
+      await request(rt, prefix, doc, cacheA, adapted);
+      await request(rt, prefix, undefined, cacheZ, zero);
+    }
+  }
+  return { adapted, zero };
+}
+
+async function main(): Promise<void> {
+  const benchStart = performance.now();
+  const modelDir = path.join(root, 'models', 'fw-code-small');
+  const notes: string[] = [];
+  const results: Record<string, unknown> = {};
+
+  // --- Cold start: process start (performance.timeOrigin) to the first suggestion, no state. ---
+  const coldFile = readFixture(FIXTURES[1]!);
+  const tLoad = performance.now();
+  const options: RuntimeOptions = { modelDir, provider };
+  if (threads !== undefined) options.threads = threads;
+  const rt = await FastWeightsRuntime.load(options);
+  const loadMs = performance.now() - tLoad;
+  const first = await completeLine(rt, coldFile.slice(0, cursorPositions(coldFile, 1)[0]!), {
+    maxTokens: MAX_TOKENS,
+  });
+  const coldStartMs = performance.now();
+  const coldFromLoadMs = coldStartMs - tLoad;
+  log(
+    `cold start ${coldStartMs.toFixed(0)} ms from process start (load ${loadMs.toFixed(0)} ms, ` +
+      `first suggestion "${first.text}")`,
+  );
+  notes.push(
+    'cold_start_ms: from Node process start (performance.timeOrigin, so it includes requiring onnxruntime-node) ' +
+      'to the text of the first suggestion, zero state, in one process; the extension host and the worker ' +
+      'thread start-up are not included. cold_start_from_load_ms is the runtime load + first suggestion only.',
+  );
+
+  // --- Completions on a real file, warm state vs zero state. ---
+  const compFile = readFixture(FIXTURES[0]!);
+  const positions = cursorPositions(compFile, REQUESTS);
+  const doc = new DocumentState(rt);
+  await doc.rebuild(compFile, { priority: 'background', maxTokens: 8192 });
+  log(`completion file: ${FIXTURES[0]} (${doc.tokenCount} tokens, state in ${doc.buildMs.toFixed(0)} ms)`);
+  const { adapted, zero: staticPass } = await completionPasses(rt, compFile, positions, doc, ROUNDS);
+  log(
+    `adapted completions: p50 ${percentile(adapted.totalMs, 50).toFixed(1)} ms, ` +
+      `p95 ${percentile(adapted.totalMs, 95).toFixed(1)} ms`,
+  );
+  log(
+    `zero-state completions: p50 ${percentile(staticPass.totalMs, 50).toFixed(1)} ms, ` +
+      `p95 ${percentile(staticPass.totalMs, 95).toFixed(1)} ms`,
+  );
+  const perTokenMs = (p: CompletionPass): number =>
+    p.totalMs.reduce((a, b) => a + b, 0) / Math.max(1, p.tokens);
+  notes.push(
+    `completion_ms: ${positions.length} cursor positions x ${ROUNDS} rounds = ${adapted.totalMs.length} ` +
+      `single-line requests (maxTokens ${MAX_TOKENS}, as the provider asks) at the middle of lines spread over ` +
+      `${FIXTURES[0]} (state built from the whole file), in file order, with a PromptCache as the worker keeps; ` +
+      'timed from the request (state lookup at the cursor included) to the text, no debounce, no worker ' +
+      'message hop; 2 warm-up requests not counted.',
+  );
+  notes.push(
+    'fwl_overhead_ratio: mean completion time with the adapted state / with the zero state, same cursor ' +
+      'positions, requests alternating between the two; greedy outputs (and so token counts) differ between the two, so fwl_overhead_ratio_per_token ' +
+      'divides by generated tokens too.',
+  );
+
+  doc.reset(); // the completion file is closed
+
+  // --- Decode throughput (generation steps inside the completions above). ---
+  const decodeTps = (adapted.tokens + staticPass.tokens) / ((adapted.decodeMs + staticPass.decodeMs) / 1000);
+  notes.push(
+    'decode_tokens_per_s: generated tokens / decode time over all measured completions (body step + head ' +
+      'per token; prefill excluded).',
+  );
+
+  let t: number;
+  // --- Memory: 50 open short documents with states. ---
+  const corpus = FIXTURES.map(readFixture);
+  const snippets: string[] = [];
+  const allLines = corpus.join('\n').split('\n');
+  const SNIPPET_LINES = 30;
+  for (let i = 0; i < 50; i++) {
+    const start = Math.floor((i * (allLines.length - SNIPPET_LINES)) / 49);
+    snippets.push(allLines.slice(start, start + SNIPPET_LINES).join('\n'));
+  }
+  gc();
+  const rssBefore = rssMb();
+  const mem = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 });
+  mem.setRuntime(rt);
+  t = performance.now();
+  for (let i = 0; i < snippets.length; i++) {
+    const text = snippets[i]!;
+    mem.opened({ uri: `bench://file${i}.ts`, version: 1, getText: () => text });
+  }
+  for (let i = 0; i < snippets.length; i++) await mem.whenIdle(`bench://file${i}.ts`);
+  const memBuildMs = performance.now() - t;
+  gc();
+  const rssAfter = rssMb();
+  let stateBytes = 0;
+  let withState = 0;
+  let memTokens = 0;
+  for (let i = 0; i < snippets.length; i++) {
+    const info = mem.info(`bench://file${i}.ts`);
+    if (info && info.tokens > 0) {
+      withState++;
+      stateBytes += info.bytes;
+      memTokens += info.tokens;
+    }
+  }
+  log(
+    `50 files: ${withState} hold states (${(stateBytes / 1048576).toFixed(0)} MB of state tensors), ` +
+      `RSS ${rssAfter.toFixed(0)} MB (+${(rssAfter - rssBefore).toFixed(0)} MB), built in ${memBuildMs.toFixed(0)} ms`,
+  );
+  notes.push(
+    `rss_mb_50_files: process RSS (after GC when run with --expose-gc) with 50 open documents of ${SNIPPET_LINES} ` +
+      `lines each (windows of the fixture files, ${memTokens} token positions in all) opened through DocumentStates ` +
+      `with the worker's options (memory budget 512 MB, its default); ${withState} of 50 still held a state ` +
+      'afterwards (any others were evicted by the budget). Includes the loaded model and this process; ' +
+      'rss_mb_50_files_delta is the growth over the same process before opening them.',
+  );
+  mem.dispose();
+
+  // --- Adaptation and edits on a ~5,000-line file, through the worker's document-state manager. ---
+  const bigParts: string[] = [];
+  let bigLines = 0;
+  for (let i = 0; bigLines < 5000; i++) {
+    const part = corpus[i % corpus.length]!;
+    bigParts.push(part.endsWith('\n') ? part : part + '\n');
+    bigLines += part.split('\n').length;
+  }
+  let bigText = bigParts.join('');
+  const bigTokens = rt.tokenizer.encode(bigText).length;
+  const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 }); // as src/host/worker.ts
+  states.setRuntime(rt);
+  const uri = 'bench://big.ts';
+  let version = 1;
+  t = performance.now();
+  states.opened({ uri, version, getText: () => bigText });
+  await states.whenIdle(uri);
+  const openMs = performance.now() - t;
+  const bigInfo = states.info(uri)!;
+  const adaptTps = bigInfo.tokens / (bigInfo.buildMs / 1000);
+  log(
+    `5,000-line file: ${bigText.split('\n').length} lines, ${bigTokens} tokens; state of ${bigInfo.tokens} tokens ` +
+      `built in ${bigInfo.buildMs.toFixed(0)} ms (${adaptTps.toFixed(0)} tokens/s)`,
+  );
+  notes.push(
+    `adapt_tokens_per_s: token positions / build time of a state from scratch for a ${bigText.split('\n').length}-line ` +
+      `file (the ${FIXTURES.length} fixture files concatenated in turn, ${bigTokens} tokens) opened through ` +
+      `DocumentStates with the worker's options; the current runtime caps a state at the document's first ` +
+      `${bigInfo.tokens} token positions (DocumentStates maxTokens 8192), so the rest of the file is not read.`,
+  );
+  const edits: number[] = [];
+  const bigLinesArr = bigText.split('\n');
+  const editLines = [Math.floor(bigLinesArr.length * 0.1), Math.floor(bigLinesArr.length * 0.5), 40];
+  for (const line of editLines) {
+    bigLinesArr[line] = bigLinesArr[line] + ' // edited';
+    bigText = bigLinesArr.join('\n');
+    version++;
+    t = performance.now();
+    states.changed({ uri, version, getText: () => bigText });
+    await states.whenIdle(uri);
+    edits.push(performance.now() - t);
+    log(`edit at line ${line + 1}: state current after ${edits[edits.length - 1]!.toFixed(0)} ms`);
+  }
+  notes.push(
+    `edit_readapt_ms: only ${edits.length} one-line edits (lines ${editLines.map((l) => l + 1).join(', ')}; ` +
+      'p95 is the largest interpolated), timed from the change event (debounce 0, as the worker) until ' +
+      'DocumentStates is idle with the new version built: the current runtime rebuilds the whole state on every ' +
+      'edit, so each costs a full build.',
+  );
+  states.closed(uri);
+
+  // --- Hardware reference. ---
+  const mm = await matmulGflops(1024);
+  log(`matmul 1024x1024 fp32: ${mm.ms.toFixed(1)} ms (${mm.gflops.toFixed(1)} GFLOP/s)`);
+  notes.push(
+    'matmul_gflops: fp32 1024x1024 MatMul in a one-node ONNX graph built in memory and run by onnxruntime ' +
+      '(CPU provider, same thread setting as the model), best of up to 20 runs after 3 warm-ups ' +
+      '(matmul_gflops_median: their median).',
+  );
+
+  Object.assign(results, {
+    completion_ms: {
+      p50: round(percentile(adapted.totalMs, 50)),
+      p95: round(percentile(adapted.totalMs, 95)),
+    },
+    completion_ms_zero_state: {
+      p50: round(percentile(staticPass.totalMs, 50)),
+      p95: round(percentile(staticPass.totalMs, 95)),
+    },
+    completion_prefill_ms_p50: round(percentile(adapted.prefillMs, 50)),
+    completion_tokens_mean: round(mean(adapted.tokensPerRequest)),
+    decode_tokens_per_s: round(decodeTps),
+    adapt_tokens_per_s: round(adaptTps),
+    edit_readapt_ms: {
+      p50: round(percentile(edits, 50)),
+      p95: round(percentile(edits, 95)),
+      n: edits.length,
+    },
+    fwl_overhead_ratio: round(mean(adapted.totalMs) / mean(staticPass.totalMs), 3),
+    fwl_overhead_ratio_per_token: round(perTokenMs(adapted) / perTokenMs(staticPass), 3),
+    cold_start_ms: round(coldStartMs),
+    cold_start_from_load_ms: round(coldFromLoadMs),
+    model_load_ms: round(loadMs),
+    rss_mb_50_files: round(rssAfter),
+    rss_mb_50_files_delta: round(rssAfter - rssBefore),
+    files_with_state_of_50: withState,
+    state_mb_50_files: round(stateBytes / 1048576),
+    matmul_gflops: round(mm.gflops),
+    matmul_gflops_median: round(mm.medianGflops),
+    big_file: {
+      lines: bigText.split('\n').length,
+      tokens: bigTokens,
+      state_tokens: bigInfo.tokens,
+      open_ms: round(openMs),
+    },
+  });
+  const machine = {
+    cpus: os.cpus().length,
+    cpu_model: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    provider: rt.info.provider,
+    threads: threads ?? null,
+  };
+  await rt.dispose();
+  const totalS = (performance.now() - benchStart) / 1000;
+  const out = { ...results, machine, bench_seconds: round(totalS), notes };
+
+  if (json) {
+    process.stdout.write(JSON.stringify(out) + '\n');
+    return;
+  }
+  const fmt = (v: unknown): string => (v === null ? 'n/a' : String(v));
+  const rows: [string, string, string][] = [];
+  const r = out as Record<string, unknown>;
+  const add = (key: string, value: unknown, target = ''): void => {
+    rows.push([key, fmt(value), target]);
+  };
+  const cm = r['completion_ms'] as { p50: number; p95: number };
+  const em = r['edit_readapt_ms'] as { p50: number; p95: number; n: number };
+  add('completion_ms.p50', cm.p50, '<= 40');
+  add('completion_ms.p95', cm.p95, '<= 100');
+  add('decode_tokens_per_s', r['decode_tokens_per_s']);
+  add('adapt_tokens_per_s', r['adapt_tokens_per_s'], '>= 5000');
+  add(`edit_readapt_ms.p50 (n=${em.n})`, em.p50, '<= 20');
+  add(`edit_readapt_ms.p95 (n=${em.n})`, em.p95);
+  add('fwl_overhead_ratio', r['fwl_overhead_ratio'], '<= 1.15');
+  add('fwl_overhead_ratio_per_token', r['fwl_overhead_ratio_per_token']);
+  add('cold_start_ms', r['cold_start_ms'], '<= 1500');
+  add('rss_mb_50_files', r['rss_mb_50_files']);
+  add('rss_mb_50_files_delta', r['rss_mb_50_files_delta']);
+  add('state_mb_50_files', r['state_mb_50_files'], 'budget 256');
+  add('files_with_state_of_50', r['files_with_state_of_50'], '50');
+  add('matmul_gflops', r['matmul_gflops']);
+  const w0 = Math.max(...rows.map((x) => x[0].length));
+  const w1 = Math.max(...rows.map((x) => x[1].length), 8);
+  const line = (a: string, b: string, c: string): string => `| ${a.padEnd(w0)} | ${b.padStart(w1)} | ${c}`;
+  console.log(line('metric', 'value', 'target (issue 5)'));
+  console.log(`|${'-'.repeat(w0 + 2)}|${'-'.repeat(w1 + 2)}|------`);
+  for (const [a, b, c] of rows) console.log(line(a, b, c));
+  console.log(
+    `\nmachine: ${machine.cpus} x ${machine.cpu_model}, node ${machine.node}, provider ${machine.provider}, ` +
+      `threads ${machine.threads ?? 'onnxruntime default'}; bench ran ${totalS.toFixed(0)} s`,
+  );
+  console.log('\nnotes:');
+  for (const n of notes) console.log(`- ${n}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  process.exit(1);
+});
