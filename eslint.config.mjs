@@ -15,6 +15,8 @@ export default tseslint.config(
       '.cache/**',
       '.vscode-test/**',
       'test-artifacts/**',
+      'tools/vscode-host/node_modules/**',
+      'tools/vscode-host/.cache/**',
     ],
   },
   js.configs.recommended,
@@ -54,5 +56,25 @@ export default tseslint.config(
         acquireVsCodeApi: 'readonly',
       },
     },
+  },
+  {
+    // The code-server harness and the in-host suite are plain CommonJS run by Node (and, for the page
+    // callbacks, in the browser).
+    files: ['tools/vscode-host/**/*.js', 'test/host/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        describe: 'readonly',
+        it: 'readonly',
+        before: 'readonly',
+        after: 'readonly',
+        performance: 'readonly',
+        MutationObserver: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        Buffer: 'readonly',
+      },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

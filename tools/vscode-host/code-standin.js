@@ -65,7 +65,7 @@ async function main() {
     ['extensionTestsPath', remote(args.testsPath)],
   ];
 
-  let code = 1;
+  let code;
   try {
     context = await launchBrowser(path.join(base, 'chromium-profile'));
     const page = context.pages()[0] || (await context.newPage());
