@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to a folder for the results}
 BUDGET_MIN=${BUDGET_MIN:-7}
-RUNS=${RUNS:-/tmp/fw-runs}
+RUNS=${RUNS:-runs/gpu}
 DATA=${DATA:-data/shards}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$RUNS"

@@ -10,6 +10,7 @@
 // Writes PNG screenshots and browser-test.json into the output folder.
 const fs = require('fs');
 const path = require('path');
+const util = require('util');
 const { startServer, workbenchUrl, makeRunDir, HERE } = require('./server');
 const { launchBrowser, waitForWorkbench, screenshot } = require('./browser');
 
@@ -32,20 +33,16 @@ const ARTIFACTS = [
 const normalise = (s) => s.replace(/\u00a0/g, ' ');
 
 function parseArgs(argv) {
-  const opts = { out: path.join(REPO, 'test-artifacts'), workspace: path.join(HERE, 'sample-workspace') };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
-      return argv[++i];
-    };
-    if (flag === '--vsix') opts.vsix = path.resolve(value());
-    else if (flag === '--out') opts.out = path.resolve(value());
-    else if (flag === '--workspace') opts.workspace = path.resolve(value());
-    else throw new Error(`unknown argument ${flag}`);
-  }
-  if (!opts.vsix || !fs.existsSync(opts.vsix)) throw new Error('give --vsix <existing .vsix file>');
-  return opts;
+  const { values } = util.parseArgs({
+    args: argv,
+    options: { vsix: { type: 'string' }, out: { type: 'string' }, workspace: { type: 'string' } },
+  });
+  if (!values.vsix || !fs.existsSync(values.vsix)) throw new Error('give --vsix <existing .vsix file>');
+  return {
+    vsix: path.resolve(values.vsix),
+    out: path.resolve(values.out ?? path.join(REPO, 'test-artifacts')),
+    workspace: path.resolve(values.workspace ?? path.join(HERE, 'sample-workspace')),
+  };
 }
 
 // In-page probe: every keydown stamps the time and clears the mark; the first DOM change after it that

@@ -9,31 +9,32 @@
 //          --extension-id <publisher.name> (default: read from the extension's package.json).
 const fs = require('fs');
 const path = require('path');
+const util = require('util');
 const { runTests } = require('@vscode/test-electron');
 const { installVsix, makeRunDir, runDirs, HERE } = require('./server');
 
 const REPO = path.resolve(HERE, '..', '..');
 
 function parseArgs(argv) {
-  const opts = {
-    tests: path.join(REPO, 'test', 'host', 'index.js'),
-    workspace: path.join(HERE, 'sample-workspace'),
+  const { values } = util.parseArgs({
+    args: argv,
+    options: {
+      vsix: { type: 'string' },
+      dev: { type: 'string' },
+      tests: { type: 'string' },
+      workspace: { type: 'string' },
+      'extension-id': { type: 'string' },
+    },
+  });
+  if (!values.vsix === !values.dev) throw new Error('give exactly one of --vsix <file> or --dev <folder>');
+  const resolve = (p) => (p === undefined ? undefined : path.resolve(p));
+  return {
+    vsix: resolve(values.vsix),
+    dev: resolve(values.dev),
+    tests: path.resolve(values.tests ?? path.join(REPO, 'test', 'host', 'index.js')),
+    workspace: path.resolve(values.workspace ?? path.join(HERE, 'sample-workspace')),
+    extensionId: values['extension-id'],
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
-      return argv[++i];
-    };
-    if (flag === '--vsix') opts.vsix = path.resolve(value());
-    else if (flag === '--dev') opts.dev = path.resolve(value());
-    else if (flag === '--tests') opts.tests = path.resolve(value());
-    else if (flag === '--workspace') opts.workspace = path.resolve(value());
-    else if (flag === '--extension-id') opts.extensionId = value();
-    else throw new Error(`unknown argument ${flag}`);
-  }
-  if (!opts.vsix === !opts.dev) throw new Error('give exactly one of --vsix <file> or --dev <folder>');
-  return opts;
 }
 
 async function main() {

@@ -9,27 +9,21 @@
 // server and its extension host and removes that run's folder.
 const fs = require('fs');
 const path = require('path');
+const util = require('util');
 const { startServer, workbenchUrl, makeRunDir, HERE } = require('./server');
 
 function parseArgs(argv) {
-  const opts = {
-    workspace: path.join(HERE, 'sample-workspace'),
-    port: Number(process.env.PORT) || undefined,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
-      return argv[++i];
-    };
-    if (flag === '--vsix') opts.vsix = path.resolve(value());
-    else if (flag === '--port') opts.port = Number(value());
-    else if (flag === '--workspace') opts.workspace = path.resolve(value());
-    else throw new Error(`unknown argument ${flag}`);
-  }
-  if (!opts.vsix || !fs.existsSync(opts.vsix))
+  const { values } = util.parseArgs({
+    args: argv,
+    options: { vsix: { type: 'string' }, port: { type: 'string' }, workspace: { type: 'string' } },
+  });
+  if (!values.vsix || !fs.existsSync(values.vsix))
     throw new Error('give --vsix <existing .vsix file> (npm run package builds it)');
-  return opts;
+  return {
+    vsix: path.resolve(values.vsix),
+    port: Number(values.port ?? process.env.PORT) || undefined,
+    workspace: path.resolve(values.workspace ?? path.join(HERE, 'sample-workspace')),
+  };
 }
 
 async function main() {
