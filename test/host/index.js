@@ -1,6 +1,7 @@
 'use strict';
 // Entry point that VS Code's extension host loads for --extensionTestsPath: the standard run() contract.
 // Run it with tools/vscode-host/run-host-tests.js (a real code-server extension host, see that file).
+const fs = require('fs');
 const path = require('path');
 
 function loadMocha() {
@@ -16,7 +17,11 @@ function run() {
   const Mocha = loadMocha();
   // Colours off: the output is forwarded line by line through the workbench log.
   const mocha = new Mocha({ ui: 'bdd', timeout: 180000, color: false, reporter: 'spec' });
-  mocha.addFile(path.join(__dirname, 'extension.test.js'));
+  // Every *.test.js file here, in name order; FASTWEIGHTS_HOST_GREP narrows a run to matching test titles.
+  for (const name of fs.readdirSync(__dirname).sort()) {
+    if (name.endsWith('.test.js')) mocha.addFile(path.join(__dirname, name));
+  }
+  if (process.env.FASTWEIGHTS_HOST_GREP) mocha.grep(process.env.FASTWEIGHTS_HOST_GREP);
   return new Promise((resolve, reject) => {
     mocha.run((failures) => (failures ? reject(new Error(`${failures} host test(s) failed`)) : resolve()));
   });

@@ -76,6 +76,9 @@ async function main() {
         FASTWEIGHTS_TEST_EXTENSION_ID: extensionId,
         FASTWEIGHTS_TEST_MOCHA: path.dirname(require.resolve('mocha/package.json')),
         FASTWEIGHTS_TEST_WORKSPACE: workspace,
+        ...(process.env.FASTWEIGHTS_HOST_GREP
+          ? { FASTWEIGHTS_HOST_GREP: process.env.FASTWEIGHTS_HOST_GREP }
+          : {}),
       },
     });
     console.log(`[host-tests] passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
