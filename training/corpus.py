@@ -13,8 +13,10 @@ the whole corpus (a file seen in train is never kept in valid/test) and writes:
     data/corpus/files.tsv                  split, package, path, lang, bytes, sha256 (audit)
     data/corpus/stats.json                 bytes/files per split and language, drops per filter
 
-Outputs are deterministic: packages and paths are sorted, so two runs give byte-identical files.
-Only the standard library is used.
+Held-out splits come first in both dedup passes (valid, then test, then train), so they are never
+changed by what train holds: a train file equal or near-equal to a valid/test file is dropped from
+train. Outputs are deterministic: packages and paths are sorted, so two runs give byte-identical
+files. Only the standard library and numpy are used.
 """
 
 from __future__ import annotations
@@ -25,14 +27,18 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import sys
 import tarfile
 import time
 import urllib.request
 import zipfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+
+import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_MANIFEST = os.path.join(ROOT, "training", "corpus_manifest.json")
@@ -40,6 +46,7 @@ DEFAULT_DOWNLOADS = os.path.join(ROOT, "data", "downloads")
 DEFAULT_OUT = os.path.join(ROOT, "data", "corpus")
 
 SPLITS = ("train", "valid", "test")
+DEDUP_ORDER = ("valid", "test", "train")  # held-out first: train never changes them
 LANG_BY_EXT = {
     ".py": "python",
     ".ts": "typescript",
@@ -155,7 +162,19 @@ FILTERS = (
     "compiled_twin",
     "manifest_exclude",
     "duplicate",
+    "near_duplicate",
 )
+
+# Near-duplicate detection: MinHash signatures of the set of 5-token shingles, LSH with 16 bands of
+# 8 rows to find candidates, and an estimated Jaccard similarity of at least 0.8 to drop one.
+SHINGLE = 5
+NUM_PERM = 128
+BANDS = 16
+NEAR_DUP_JACCARD = 0.8
+CODE_TOKEN = re.compile(r"\w+|[^\w\s]")
+_PERM = np.random.default_rng(20261126).integers(1, 2**63, size=(2, NUM_PERM), dtype=np.uint64)
+_PERM_A = _PERM[0] | np.uint64(1)  # odd multipliers
+_PERM_B = _PERM[1]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -288,10 +307,61 @@ def split_of(key: str, salt: str, valid_pct: int = 5, test_pct: int = 5) -> str:
     return "valid" if h < 100 - test_pct else "test"
 
 
+def shingle_hashes(text: str, k: int = SHINGLE) -> np.ndarray:
+    """Distinct 64-bit hashes of the runs of k consecutive code tokens (identifiers, numbers,
+    single punctuation characters; whitespace and layout ignored)."""
+    toks = CODE_TOKEN.findall(text)
+    h = np.fromiter((zlib.crc32(t.encode()) for t in toks), dtype=np.uint64, count=len(toks))
+    if len(h) < k:
+        return np.array([h.sum() if len(h) else 0], dtype=np.uint64)
+    n = len(h) - k + 1
+    out = np.zeros(n, dtype=np.uint64)
+    for j in range(k):  # polynomial hash of the window, wrapping mod 2^64
+        out = out * np.uint64(0x100000001B3) + h[j : j + n]
+    return np.unique(out)
+
+
+def minhash(shingles: np.ndarray) -> np.ndarray:
+    """MinHash signature (NUM_PERM uint64) of a set of shingle hashes: per permutation the minimum
+    of (a x + b) mod 2^64, with an xor-shift so the high bits mix."""
+    sig = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
+    for i in range(0, len(shingles), 2048):
+        x = shingles[None, i : i + 2048] * _PERM_A[:, None] + _PERM_B[:, None]
+        x ^= x >> np.uint64(31)
+        sig = np.minimum(sig, x.min(axis=1))
+    return sig
+
+
+def near_dedup(records: list[dict], threshold: float = NEAR_DUP_JACCARD) -> tuple[list[dict], dict]:
+    """Drop train files whose MinHash signature says Jaccard >= threshold with a file kept before
+    them. Callers pass records in DEDUP_ORDER; held-out files are indexed but never dropped.
+    Returns the kept records and drop counts (all, and those matching a held-out file)."""
+    rows = NUM_PERM // BANDS
+    buckets: dict[tuple[int, bytes], list[int]] = {}
+    kept: list[dict] = []
+    counts = {"near_duplicate": 0, "near_duplicate_of_held_out": 0}
+    for r in records:
+        sig = r["minhash"]
+        keys = [(b, sig[b * rows : (b + 1) * rows].tobytes()) for b in range(BANDS)]
+        if r["split"] == "train":
+            cands = sorted({i for key in keys for i in buckets.get(key, ())})
+            match = next(
+                (i for i in cands if np.mean(kept[i]["minhash"] == sig) >= threshold), None
+            )
+            if match is not None:
+                counts["near_duplicate"] += 1
+                counts["near_duplicate_of_held_out"] += kept[match]["split"] != "train"
+                continue
+        for key in keys:
+            buckets.setdefault(key, []).append(len(kept))
+        kept.append(r)
+    return kept, counts
+
+
 def dedup(records: list[dict]) -> tuple[list[dict], int]:
     """Drop exact duplicates by content hash, keeping the first occurrence. Callers pass records
-    in split order (train, valid, test), so a file shared across splits is kept only in the
-    earliest."""
+    in DEDUP_ORDER (valid, test, train), so a file shared across splits is kept only in the
+    earliest, and train never takes a file away from the held-out splits."""
     seen: set[str] = set()
     kept = []
     for r in records:
@@ -312,6 +382,7 @@ def dedup(records: list[dict]) -> tuple[list[dict], int]:
 class PackageResult:
     key: str
     files: list[tuple[str, str, str]] = field(default_factory=list)  # (path, lang, text)
+    minhashes: list[np.ndarray] = field(default_factory=list)  # one signature per file
     dropped: dict[str, int] = field(default_factory=dict)
     dropped_bytes: dict[str, int] = field(default_factory=dict)
     error: str | None = None
@@ -409,6 +480,7 @@ def process_archive(key: str, archive: str, exclude: list[str] | None = None) ->
                 drop("compiled_twin", len(text.encode("utf-8")))
                 continue
             res.files.append((p, lang, text))
+            res.minhashes.append(minhash(shingle_hashes(text)))
     except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as e:
         res.error = f"{type(e).__name__}: {e}"
     return res
@@ -518,7 +590,7 @@ def fetch(manifest: str, downloads: str, out: str, workers: int, procs: int) -> 
                 print(f"  extracted: {i}/{len(futures)}", flush=True)
     print(f"extraction done in {time.time() - t0:.1f}s", flush=True)
 
-    # 3. Dedup across the whole corpus in split order, then write.
+    # 3. Dedup across the whole corpus, held-out splits first, then write.
     records = []
     dropped = {f: 0 for f in FILTERS}
     dropped_bytes = {f: 0 for f in FILTERS}
@@ -527,7 +599,7 @@ def fetch(manifest: str, downloads: str, out: str, workers: int, procs: int) -> 
         for reason, n in res.dropped.items():
             dropped[reason] += n
             dropped_bytes[reason] += res.dropped_bytes[reason]
-        for path, lang, text in res.files:
+        for (path, lang, text), sig in zip(res.files, res.minhashes, strict=True):
             records.append(
                 {
                     "split": p["split"],
@@ -538,12 +610,20 @@ def fetch(manifest: str, downloads: str, out: str, workers: int, procs: int) -> 
                     "text": text,
                     "sha256": content_hash(text),
                     "bytes": len(text.encode("utf-8")),
+                    "minhash": sig,
                 }
             )
+    order = {s: i for i, s in enumerate(DEDUP_ORDER)}
+    records.sort(key=lambda r: order[r["split"]])  # stable: package and path order kept
     n_bytes = sum(r["bytes"] for r in records)
     records, n_dup = dedup(records)
     dropped["duplicate"] = n_dup
     dropped_bytes["duplicate"] = n_bytes - sum(r["bytes"] for r in records)
+    n_bytes = sum(r["bytes"] for r in records)
+    records, near = near_dedup(records)
+    dropped["near_duplicate"] = near["near_duplicate"]
+    dropped_bytes["near_duplicate"] = n_bytes - sum(r["bytes"] for r in records)
+    print(f"dedup: {n_dup} exact, {near} near duplicates dropped", flush=True)
 
     os.makedirs(out, exist_ok=True)
     for split in SPLITS:
@@ -564,10 +644,13 @@ def fetch(manifest: str, downloads: str, out: str, workers: int, procs: int) -> 
         ["split\tpackage\tpath\tlang\tbytes\tsha256\n"]
         + [
             f"{r['split']}\t{r['package']}\t{r['path']}\t{r['lang']}\t{r['bytes']}\t{r['sha256']}\n"
+            for split in SPLITS
             for r in records
+            if r["split"] == split
         ],
     )
     stats = build_stats(pkgs, records, dropped, dropped_bytes)
+    stats["near_duplicates_of_held_out"] = near["near_duplicate_of_held_out"]
     write_atomic(os.path.join(out, "stats.json"), [json.dumps(stats, indent=2) + "\n"])
     print(f"fetch done in {time.time() - t0:.1f}s", flush=True)
     print_stats(stats)

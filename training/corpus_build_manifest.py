@@ -19,6 +19,13 @@ of them Python, at least 15% TypeScript and 10% JavaScript, at least 3 packages 
 at least 5 files over 16 KB per language, and no package over 35% of the split. Changing the
 package lists changes those numbers: check `python training/corpus.py stats` after a rebuild.
 The split of every package is written into the manifest, which is what corpus.py reads.
+
+v2 (issue 4) grew the corpus past 300 MB with FROZEN held-out splits: the valid and test packages
+(and their pinned versions) stay exactly as in v1, because published scores are on them. With an
+existing manifest, a package keeps its recorded split; a new package joins train, and a new package
+whose group holds a valid/test package is refused. --update never moves a held-out pin. New
+packages whose only licence is copyleft are left out. Some v2 npm packages turned out to ship only
+compiled code: they stay pinned but contribute no files (data/corpus/stats.json lists them).
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ TEST_PCT = 5
 
 # Package families whose members share authors and code: a name starting with one of these
 # prefixes is grouped under the prefix for splitting (npm scopes are grouped by scope anyway).
-FAMILIES = ("d3-", "prosemirror-", "eslint", "django", "flask-")
+FAMILIES = ("d3-", "prosemirror-", "eslint", "django", "flask-", "vega")
 
 # Other groups of related packages (same authors, one built on the other), by name.
 # fmt: off
@@ -65,6 +72,35 @@ GROUPS = {
         "joi": "@hapi",
         "cheerio": "cheerio", "htmlparser2": "cheerio",
         "protobufjs": "protobufjs", "long": "protobufjs",
+        # v2 (issue 4)
+        "fastify": "fastify", "fastify-plugin": "fastify", "@fastify/static": "fastify",
+        "@fastify/cors": "fastify", "@fastify/websocket": "fastify",
+        "@fastify/multipart": "fastify",
+        "micromark": "unified", "micromark-core-commonmark": "unified",
+        "mdast-util-from-markdown": "unified", "remark-parse": "unified",
+        "remark-stringify": "unified", "rehype-parse": "unified",
+        "hast-util-from-parse5": "unified",
+        "effect": "@effect", "fp-ts": "gcanti", "io-ts": "gcanti", "monocle-ts": "gcanti",
+        "vue": "vue", "vue-router": "vue", "vuex": "vue", "pinia": "vue", "@vueuse/core": "vue",
+        "lit-html": "lit", "lit-element": "lit", "@lit/reactive-element": "lit",
+        "@lit/task": "lit", "@lit/context": "lit", "solid-js": "solid", "@solidjs/router": "solid",
+        "pg-protocol": "pg", "pg-pool": "pg", "acorn": "acorn", "acorn-walk": "acorn",
+        "estraverse": "escodegen", "esutils": "escodegen", "esquery": "escodegen",
+        "parse5": "cheerio", "domhandler": "cheerio", "domutils": "cheerio",
+        "css-select": "cheerio", "css-what": "cheerio", "lodash-es": "lodash",
+        "bn.js": "indutny", "elliptic": "indutny", "decimal.js": "mikemcl", "big.js": "mikemcl",
+        "bignumber.js": "mikemcl", "fraction.js": "infusion", "complex.js": "infusion",
+        "@codemirror/view": "codemirror", "@codemirror/state": "codemirror",
+        "@codemirror/language": "codemirror", "@codemirror/autocomplete": "codemirror",
+        "@codemirror/commands": "codemirror", "@codemirror/search": "codemirror",
+        "@codemirror/lint": "codemirror", "@lezer/common": "codemirror", "@lezer/lr": "codemirror",
+        "@lezer/javascript": "codemirror", "@lezer/python": "codemirror",
+        "codemirror": "codemirror", "@scure/base": "@noble", "@scure/bip32": "@noble",
+        "@scure/bip39": "@noble", "viem": "wevm", "ox": "wevm", "abitype": "wevm",
+        "minimatch": "isaacs-glob", "glob": "isaacs-glob", "picomatch": "micromatch",
+        "micromatch": "micromatch", "braces": "micromatch", "fill-range": "micromatch",
+        "pug-lexer": "pug", "pug-parser": "pug", "pug-code-gen": "pug", "pug-runtime": "pug",
+        "yargs-parser": "yargs", "optionator": "gkz", "levn": "gkz",
     },
     "pypi": {
         "flask": "pallets", "werkzeug": "pallets", "jinja2": "pallets", "click": "pallets",
@@ -78,6 +114,30 @@ GROUPS = {
         "aiohttp": "aio-libs", "yarl": "aio-libs", "multidict": "aio-libs",
         "jedi": "jedi", "parso": "jedi",
         "djangorestframework": "django",
+        # v2 (issue 4)
+        "fastapi": "tiangolo", "pydantic-core": "pydantic",
+        "flake8-bugbear": "pycqa", "mccabe": "pycqa", "pydocstyle": "pycqa", "bandit": "pycqa",
+        "ipython": "jupyter", "ipykernel": "jupyter", "traitlets": "jupyter",
+        "jupyter-client": "jupyter", "jupyter-server": "jupyter", "jupyterlab-server": "jupyter",
+        "nbconvert": "jupyter", "notebook": "jupyter",
+        "dask": "dask", "distributed": "dask", "jax": "jax", "flax": "jax", "optax": "jax",
+        "transformers": "huggingface", "diffusers": "huggingface", "accelerate": "huggingface",
+        "peft": "huggingface", "datasets": "huggingface", "evaluate": "huggingface",
+        "trl": "huggingface", "timm": "huggingface",
+        "langchain": "langchain", "langchain-core": "langchain",
+        "opentelemetry-api": "opentelemetry", "opentelemetry-sdk": "opentelemetry",
+        "poetry": "poetry", "poetry-core": "poetry",
+        "pip": "pypa", "setuptools": "pypa", "virtualenv": "pypa",
+        "sqlalchemy": "sqlalchemy", "alembic": "sqlalchemy", "celery": "celery", "kombu": "celery",
+        "numba": "numba", "llvmlite": "numba", "panel": "holoviz", "holoviews": "holoviz",
+        "param": "holoviz", "pymc": "pymc", "arviz": "pymc", "fabric": "pyinvoke",
+        "invoke": "pyinvoke", "paramiko": "pyinvoke", "boto3": "aws", "botocore": "aws",
+        "s3transfer": "aws", "hydra-core": "omegaconf", "omegaconf": "omegaconf",
+        "motor": "pymongo", "pymongo": "pymongo", "numpy": "numpy", "scipy": "scipy",
+        "pytest-asyncio": "pytest", "trio": "trio", "anyio": "anyio",
+        "python-lsp-server": "python-lsp", "jedi-language-server": "jedi",
+        "cookiecutter": "cookiecutter", "jinja2-time": "cookiecutter",
+        "opensearch-py": "elasticsearch", "elasticsearch": "elasticsearch",
     },
 }
 # fmt: on
@@ -92,7 +152,12 @@ EXCLUDE = {
 # Licences the registry metadata does not declare, read from the LICENSE file in the archive.
 LICENSE_OVERRIDES = {
     "npm": {},
-    "pypi": {"peewee": "MIT (LICENSE file; no registry metadata)"},
+    "pypi": {
+        "peewee": "MIT (LICENSE file; no registry metadata)",
+        "pyglet": "BSD-3-Clause (LICENSE file; no registry metadata)",
+        "cookiecutter": "BSD-3-Clause (LICENSE file; no registry metadata)",
+        "huey": "MIT (LICENSE file; no registry metadata)",
+    },
 }
 
 # fmt: off
@@ -120,6 +185,50 @@ NPM_PACKAGES = [
     "semver", "backbone", "@mdx-js/mdx", "node-fetch", "express", "mustache", "koa", "nearley",
     "js-yaml@3.14.1", "d3-array@2.12.1", "d3-scale@3.3.0", "d3-shape@2.1.0", "d3-geo@2.0.2",
     "d3-force@2.1.1", "d3-hierarchy@2.0.0", "simple-peer",
+    # v2 (issue 4): train only (see FROZEN_SPLITS)
+    "effect", "@effect/sql", "@effect/cli", "@effect/rpc", "@effect/experimental",
+    "@effect/opentelemetry", "fp-ts", "io-ts", "monocle-ts", "zod", "@tanstack/table-core",
+    "@tanstack/db", "@tanstack/query-persist-client-core", "@tanstack/history",
+    "@tanstack/solid-query", "@tanstack/vue-query", "three", "phaser", "ol", "@cesium/engine",
+    "@cesium/widgets", "maplibre-gl", "playcanvas", "aframe", "vega", "vega-lite",
+    "vega-dataflow", "vega-scenegraph", "vega-view", "vega-parser", "vega-encode", "vega-util",
+    "vega-scale", "vega-functions", "vega-expression", "vega-transforms", "vega-hierarchy",
+    "vega-geo", "vega-force", "vega-label", "vega-statistics", "vega-loader", "vega-runtime",
+    "vega-selections", "vega-event-selector", "vega-format", "vega-time", "vega-voronoi",
+    "vega-wordcloud", "vega-regression", "vega-crossfilter", "vega-projection",
+    "vega-view-transforms", "webpack", "stylelint", "jsdom", "undici", "sequelize", "mysql2",
+    "nodemailer", "node-forge", "sinon", "chai", "karma", "blessed", "lodash", "lodash-es",
+    "ramda", "moment", "core-js", "highlight.js", "codemirror@5.65.19", "jquery-ui", "exceljs",
+    "fast-xml-parser", "@xmldom/xmldom", "markdown-it", "katex", "cytoscape", "two.js",
+    "matter-js", "dashjs", "shaka-player", "selenium-webdriver", "natural", "compromise",
+    "restify", "sails", "@node-red/runtime", "@node-red/nodes", "@node-red/registry",
+    "@node-red/util", "@node-red/editor-api", "npm", "eslint-plugin-react", "eslint-plugin-import",
+    "eslint-plugin-unicorn", "eslint-plugin-vue", "eslint-plugin-jsx-a11y", "eslint-plugin-n",
+    "eslint-plugin-promise", "vue@2.7.16", "bootstrap", "foundation-sites", "crypto-js", "bn.js",
+    "elliptic", "sax", "request", "superagent", "socket.io-parser", "engine.io-parser", "fastify",
+    "pino", "find-my-way", "avvio", "light-my-request", "fastify-plugin", "@fastify/static",
+    "@fastify/cors", "@fastify/websocket", "@fastify/multipart", "micromark",
+    "micromark-core-commonmark", "mdast-util-from-markdown", "remark-parse", "remark-stringify",
+    "rehype-parse", "hast-util-from-parse5", "@lezer/common", "@lezer/lr", "@lezer/javascript",
+    "@lezer/python", "@codemirror/view", "@codemirror/state", "@codemirror/language",
+    "@codemirror/autocomplete", "@codemirror/commands", "@codemirror/search", "@codemirror/lint",
+    "ts-pattern", "neverthrow", "remeda", "@sinclair/typebox", "superstruct", "arktype",
+    "inversify", "tsyringe", "typedi", "class-transformer", "@apollo/client", "graphql",
+    "@graphql-tools/utils", "@graphql-tools/schema", "dataloader", "@opentelemetry/api",
+    "@opentelemetry/core", "@opentelemetry/sdk-trace-base", "@opentelemetry/semantic-conventions",
+    "@opentelemetry/instrumentation", "mathjs", "decimal.js", "big.js", "bignumber.js",
+    "fraction.js", "complex.js", "acorn", "acorn-walk", "esquery", "estraverse", "esutils",
+    "espree", "lit-html", "@lit/reactive-element", "lit-element", "@lit/task", "@lit/context",
+    "@floating-ui/core", "@floating-ui/dom", "@vueuse/core", "pinia", "vue-router@3.6.5",
+    "vuex@3.6.2", "solid-js", "@solidjs/router", "mithril", "hyperapp", "riot", "ollama",
+    "pg-protocol", "pg-pool", "tedious", "oracledb", "redis-parser", "yargs-parser", "minimist",
+    "optionator", "levn", "glob", "minimatch", "picomatch", "micromatch", "braces", "fill-range",
+    "ejs", "pug-lexer", "pug-parser", "pug-code-gen", "pug-runtime", "eta", "liquidjs",
+    "node-html-parser", "parse5", "domhandler", "domutils", "css-select", "css-what",
+    "@tldraw/tlschema", "@tldraw/store", "@uppy/core",
+    "@uppy/dashboard", "@uppy/utils", "@uppy/companion-client", "@uppy/tus", "@uppy/xhr-upload",
+    "@uppy/aws-s3", "@scure/base", "@scure/bip32", "@scure/bip39", "viem", "ox", "abitype",
+    "@solana/web3.js", "@blocknote/core",
 ]
 
 PYPI_PACKAGES = [
@@ -132,6 +241,37 @@ PYPI_PACKAGES = [
     "einops", "typing-extensions", "nbformat", "feedparser", "mido", "tabulate", "prettytable",
     "humanize", "inflect", "funcy", "tenacity", "cachetools", "bottle", "django-filter",
     "python-dotenv", "emoji", "idna", "charset-normalizer", "hypercorn",
+    # v2 (issue 4): train only (see FROZEN_SPLITS)
+    "sympy", "mpmath", "transformers", "diffusers", "accelerate", "peft", "datasets", "evaluate",
+    "trl", "timm", "pandas", "numpy", "scipy", "matplotlib", "scikit-learn", "scikit-image",
+    "statsmodels", "astropy", "networkx", "sqlalchemy", "alembic", "twisted",
+    "salt", "django", "djangorestframework", "django-extensions", "sphinx", "docutils",
+    "pygments", "mypy", "ipython", "tornado", "celery", "kombu", "scrapy",
+    "sqlglot", "hypothesis", "dask", "distributed", "xarray", "cython", "nltk", "keras", "jax",
+    "flax", "optax", "prefect", "dagster", "pyglet", "music21", "textual", "prompt-toolkit",
+    "openpyxl", "xlsxwriter", "reportlab", "pymongo", "motor", "mongoengine", "botocore",
+    "boto3", "s3transfer", "hydra-core", "omegaconf", "vispy", "bokeh", "pymc",
+    "arviz", "shapely", "geopandas", "pyproj", "folium", "seaborn", "fastapi", "sqlmodel",
+    "typer", "sanic", "falcon", "pyramid", "fabric", "invoke", "cryptography",
+    "oauthlib", "authlib", "asyncpg", "redis", "pyyaml", "ruamel.yaml", "coverage",
+    "tox", "nox", "virtualenv", "poetry", "poetry-core", "hatchling", "pdm", "pip", "setuptools",
+    "black", "libcst", "numba", "llvmlite", "strawberry-graphql", "ariadne", "httpie", "aiohttp",
+    "gunicorn", "waitress", "zope.interface", "impacket",
+    "docker", "langchain-core", "langchain", "llama-index-core", "lightning", "torchmetrics",
+    "optuna", "mlflow", "gradio", "panel", "holoviews", "param", "altair", "pillow", "imageio",
+    "tifffile", "h5py", "zarr", "pint", "cvxpy", "pulp", "pyomo", "gymnasium",
+    "stable-baselines3", "spacy", "textblob", "rapidfuzz", "babel", "pendulum",
+    "sqlalchemy-utils", "marshmallow-sqlalchemy", "graphql-core", "trio", "anyio", "curio",
+    "gevent", "eventlet", "greenlet", "kivy", "arcade", "pymunk", "sortedcontainers",
+    "boltons", "pyrsistent", "cytoolz", "returns", "result", "jinja2-time", "cookiecutter",
+    "copier", "pydantic-core", "pydantic-settings", "msgspec", "cattrs", "apscheduler", "rq",
+    "huey", "luigi", "schedule", "watchdog", "psutil", "sh", "plumbum", "cmd2",
+    "questionary", "docopt", "python-json-logger", "sentry-sdk", "opentelemetry-api",
+    "opentelemetry-sdk", "prometheus-client", "statsd", "elasticsearch", "opensearch-py",
+    "cassandra-driver", "pytest-asyncio", "requests-toolbelt", "requests-oauthlib", "httplib2",
+    "google-auth", "jedi-language-server", "python-lsp-server", "pydocstyle", "pyupgrade",
+    "autopep8", "yapf", "bandit", "radon", "vulture", "mccabe", "flake8-bugbear", "nbconvert",
+    "jupyter-server", "jupyter-client", "notebook", "ipykernel", "traitlets", "jupyterlab-server",
 ]
 # fmt: on
 
@@ -254,11 +394,34 @@ def resolve_pypi(name: str, version: str | None) -> dict:
     }
 
 
-def resolve(ecosystem: str, name: str, version: str | None) -> dict:
+def frozen_split(ecosystem: str, name: str, group: str, frozen: dict | None) -> str:
+    if frozen is None:
+        return split_of(group, SPLIT_SALT, VALID_PCT, TEST_PCT)
+    if (ecosystem, name) in frozen["packages"]:
+        return frozen["packages"][(ecosystem, name)]
+    if group in frozen["held_out_groups"]:
+        raise ValueError(f"new package in held-out group {group}: leave it out")
+    return "train"
+
+
+def load_frozen(path: str) -> dict:
+    """Splits recorded in an existing manifest, and the groups of its valid/test packages."""
+    with open(path, encoding="utf-8") as f:
+        pkgs = json.load(f)["packages"]
+    return {
+        "packages": {(p["ecosystem"], p["name"]): p["split"] for p in pkgs},
+        "held_out_groups": {p["group"] for p in pkgs if p["split"] != "train"},
+    }
+
+
+def resolve(ecosystem: str, name: str, version: str | None, frozen: dict | None = None) -> dict:
+    """Registry entry of one package. frozen: the held-out splits already published (see
+    FROZEN_SPLITS); with it, a package keeps its recorded split, a new package joins train, and a
+    new package in a held-out group is refused."""
     entry = (resolve_npm if ecosystem == "npm" else resolve_pypi)(name, version)
     group = group_of(ecosystem, name)
     entry["group"] = group
-    entry["split"] = split_of(group, SPLIT_SALT, VALID_PCT, TEST_PCT)
+    entry["split"] = frozen_split(ecosystem, name, group, frozen)
     if entry["license"] == "UNKNOWN" and name in LICENSE_OVERRIDES[ecosystem]:
         entry["license"] = LICENSE_OVERRIDES[ecosystem][name]
     if name in EXCLUDE[ecosystem]:
@@ -273,11 +436,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=8)
     args = ap.parse_args(argv)
 
+    frozen = load_frozen(args.out) if os.path.exists(args.out) else None
     pinned = {}
-    if os.path.exists(args.out) and not args.update:
+    if frozen:
         with open(args.out, encoding="utf-8") as f:
             for p in json.load(f)["packages"]:
-                pinned[(p["ecosystem"], p["name"])] = p["version"]
+                if not args.update or p["split"] != "train":  # held-out pins never move
+                    pinned[(p["ecosystem"], p["name"])] = p["version"]
 
     wanted = {}  # (ecosystem, name) -> version pinned in the list, if any
     for eco, specs in (("npm", NPM_PACKAGES), ("pypi", PYPI_PACKAGES)):
@@ -288,22 +453,31 @@ def main(argv: list[str] | None = None) -> int:
             wanted[(eco, name)] = version
     entries, failures = [], []
     with ThreadPoolExecutor(max_workers=args.workers) as ex:
-        futs = {k: ex.submit(resolve, k[0], k[1], v or pinned.get(k)) for k, v in wanted.items()}
+        futs = {
+            k: ex.submit(resolve, k[0], k[1], v or pinned.get(k), frozen) for k, v in wanted.items()
+        }
         for k, fut in futs.items():
             try:
                 entries.append(fut.result())
             except Exception as e:  # noqa: BLE001 - report and go on
                 failures.append(f"{k[0]}:{k[1]}: {type(e).__name__}: {e}")
-    entries.sort(key=lambda e: (e["ecosystem"], e["name"]))
+    known = frozen["packages"] if frozen else {}
+    kept = []
     for e in entries:
+        if is_copyleft_only(e["license"]) and (e["ecosystem"], e["name"]) not in known:
+            failures.append(f"{e['ecosystem']}:{e['name']}: copyleft licence {e['license']!r}")
+            continue
         if is_copyleft_only(e["license"]) or e["license"] == "UNKNOWN":
             print(
                 f"WARNING {e['ecosystem']}:{e['name']}: licence {e['license']!r}", file=sys.stderr
             )
+        kept.append(e)
+    entries = sorted(kept, key=lambda e: (e["ecosystem"], e["name"]))
     manifest = {
         "description": "FastWeights code corpus: pinned registry packages; see training/corpus.py",
-        "split_rule": f"sha256('{SPLIT_SALT}:' + group) % 100: "
-        f"<{100 - VALID_PCT - TEST_PCT} train, <{100 - TEST_PCT} valid, else test",
+        "split_rule": f"v1: sha256('{SPLIT_SALT}:' + group) % 100: "
+        f"<{100 - VALID_PCT - TEST_PCT} train, <{100 - TEST_PCT} valid, else test; "
+        "v2: valid/test frozen as in v1, every later package is train and outside their groups",
         "packages": entries,
     }
     with open(args.out, "w", encoding="utf-8", newline="\n") as f:

@@ -2,16 +2,24 @@
 
     python training/train.py --data data/shards --out runs/fw-small --budget-min 50
     python training/train.py --preset gpu --data data/shards --out runs/fw-gpu   # on a CUDA machine
+    torchrun --standalone --nproc_per_node=8 training/train.py --preset gpu ...  # several GPUs
 
-Reads pre-tokenised shards (training/shards.py). Checkpoints every few minutes and at the end;
-run the same command again to resume. The learning-rate schedule follows the fraction of the
+Reads pre-tokenised shards (training/shards.py): {split}.bin (uint16) or {split}.bin.xz (the
+same, xz-compressed to travel; decompressed into memory). Checkpoints every few minutes and at the
+end; run the same command again to resume. The learning-rate schedule follows the fraction of the
 budget spent, so a run stopped and resumed ends where an uninterrupted one would.
+
+Under torchrun (WORLD_SIZE > 1) the model is wrapped in DistributedDataParallel (nccl on CUDA,
+gloo on CPU): --batch is per process, each rank samples windows from its own contiguous slice of
+the train token stream, and rank 0 alone evaluates, checkpoints and logs. Rank 0's clock is
+broadcast every --sync-every steps, so all ranks share the learning rate and stop together.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import math
 import os
 import sys
@@ -20,15 +28,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model import FastWeightsLM, ModelConfig  # noqa: E402
 
+SMALL = dict(d_model=256, n_layer=6, n_head=4, attn_window=256)  # fw-code-small's shape
 PRESETS = {
     # Measured on the 2-core dev machine: see ../shared/notes/measured-here.md.
-    "cpu": dict(batch=4, seq_len=1024, lr=2e-3, warmup_steps=50),
-    # One GPU, a few minutes: bigger batches, same model.
-    "gpu": dict(batch=32, seq_len=1024, lr=3e-3, warmup_steps=200),
+    "cpu": dict(**SMALL, batch=4, seq_len=1024, lr=2e-3, warmup_steps=50),
+    # One GPU, a few minutes: bigger batches (per process under torchrun).
+    "gpu": dict(**SMALL, batch=32, seq_len=1024, lr=3e-3, warmup_steps=200),
 }
 
 
@@ -39,10 +50,10 @@ def parse_args(argv=None):
     p.add_argument("--preset", choices=sorted(PRESETS), default=None)
     p.add_argument("--budget-min", type=float, default=50.0, help="wall-clock training budget")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: none)")
-    p.add_argument("--d-model", type=int, default=256)
-    p.add_argument("--n-layer", type=int, default=6)
-    p.add_argument("--n-head", type=int, default=4)
-    p.add_argument("--attn-window", type=int, default=256)
+    p.add_argument("--d-model", type=int, default=None)
+    p.add_argument("--n-layer", type=int, default=None)
+    p.add_argument("--n-head", type=int, default=None)
+    p.add_argument("--attn-window", type=int, default=None)
     p.add_argument("--seq-len", type=int, default=None, help="tokens per training sequence")
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -63,6 +74,7 @@ def parse_args(argv=None):
     p.add_argument("--eval-every-min", type=float, default=5.0)
     p.add_argument("--ckpt-every-min", type=float, default=3.0)
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--sync-every", type=int, default=10, help="steps between clock syncs (DDP)")
     args = p.parse_args(argv)
     preset = PRESETS[args.preset or ("gpu" if pick_device(args.device) == "cuda" else "cpu")]
     for key, value in preset.items():
@@ -86,13 +98,27 @@ def setup_speed(device: str, threads: int) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
-class Batches:
-    """Random windows of seq_len+1 tokens from a flat uint16 token file (files start with bos)."""
+def load_tokens(folder: Path, split: str) -> np.ndarray:
+    """A split's flat uint16 token stream: {split}.bin memory-mapped, else {split}.bin.xz read
+    into memory."""
+    raw = folder / f"{split}.bin"
+    if raw.exists():
+        return np.memmap(raw, dtype=np.uint16, mode="r")
+    packed = folder / f"{split}.bin.xz"
+    if packed.exists():
+        return np.frombuffer(lzma.decompress(packed.read_bytes()), dtype=np.uint16)
+    raise FileNotFoundError(f"no {raw} or {packed}")
 
-    def __init__(self, path: Path, seq_len: int, batch: int, bos: int, seed: int):
-        self.tokens = np.memmap(path, dtype=np.uint16, mode="r")
+
+class Batches:
+    """Random windows of seq_len+1 tokens from a flat uint16 token stream (files start with bos).
+    With world > 1, rank r draws only from the r-th of world contiguous slices of the stream."""
+
+    def __init__(self, tokens, seq_len, batch, bos, seed, rank=0, world=1):
+        n = len(tokens) // world
+        self.tokens = tokens[rank * n : (rank + 1) * n]
         self.seq_len, self.batch, self.bos = seq_len, batch, bos
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(seed + 1_000_003 * rank)
 
     def next(self, device):
         starts = self.rng.integers(0, len(self.tokens) - self.seq_len - 1, self.batch)
@@ -104,9 +130,8 @@ class Batches:
         return inputs, targets, weights
 
 
-def fixed_eval_batches(path: Path, seq_len: int, n_seqs: int, bos: int):
+def fixed_eval_batches(tokens, seq_len: int, n_seqs: int, bos: int):
     """The same evenly spaced windows of the valid split at every evaluation."""
-    tokens = np.memmap(path, dtype=np.uint16, mode="r")
     starts = np.linspace(0, len(tokens) - seq_len - 2, n_seqs).astype(np.int64)
     rows = np.stack([tokens[s : s + seq_len + 1] for s in starts]).astype(np.int64)
     seq = torch.from_numpy(rows)
@@ -149,6 +174,34 @@ def make_optimizer(model, args):
     return torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
 
 
+class Dist:
+    """This process's place in a torchrun job (world 1 without torchrun)."""
+
+    def __init__(self, device: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = device
+        if self.world > 1:
+            if device == "cuda":
+                torch.cuda.set_device(self.local_rank)
+                self.device = f"cuda:{self.local_rank}"
+            dist.init_process_group("nccl" if device == "cuda" else "gloo")
+        self.main = self.rank == 0
+
+    def broadcast_float(self, value: float) -> float:
+        """Rank 0's value on every rank."""
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.broadcast(t, 0)
+        return t.item()
+
+    def close(self):
+        if self.world > 1:
+            dist.destroy_process_group()
+
+
 def save_checkpoint(path: Path, model, opt, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), **state}, tmp)
@@ -157,10 +210,13 @@ def save_checkpoint(path: Path, model, opt, state: dict) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    device = pick_device(args.device)
+    ddp = Dist(pick_device(args.device))
+    device = ddp.device
     setup_speed(device, args.threads)
     torch.manual_seed(args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
+    log = print if ddp.main else (lambda *a, **k: None)
+    if ddp.main:
+        args.out.mkdir(parents=True, exist_ok=True)
     meta = json.loads((args.data / "meta.json").read_text())
     cfg = ModelConfig(
         vocab_size=meta["vocab_size"],
@@ -181,47 +237,64 @@ def main(argv=None):
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["opt"])
         state = {k: ckpt[k] for k in state}
-        print(f"resumed from step {state['step']} ({state['elapsed_s'] / 60:.1f} min spent)")
-    use_bf16 = not args.no_bf16 and (device == "cuda" or torch.backends.mkldnn.is_available())
+        log(f"resumed from step {state['step']} ({state['elapsed_s'] / 60:.1f} min spent)")
+    dev_type = "cuda" if device.startswith("cuda") else "cpu"
+    use_bf16 = not args.no_bf16 and (dev_type == "cuda" or torch.backends.mkldnn.is_available())
 
     def autocast():
-        return torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=use_bf16)
+        return torch.autocast(device_type=dev_type, dtype=torch.bfloat16, enabled=use_bf16)
 
     n_params = sum(p.numel() for p in model.parameters())
-    print(
+    log(
         f"model: {n_params / 1e6:.2f}M parameters, fwl={cfg.fwl}, device={device}, "
         f"threads={torch.get_num_threads()}, bf16={use_bf16}, batch={args.batch}x{args.seq_len}"
+        f" x {ddp.world} process(es)"
     )
     train = Batches(
-        args.data / "train.bin",
+        load_tokens(args.data, "train"),
         args.seq_len,
         args.batch,
         cfg.bos_token_id,
         args.seed + state["step"],
+        ddp.rank,
+        ddp.world,
     )
-    valid = fixed_eval_batches(args.data / "valid.bin", args.seq_len, 64, cfg.bos_token_id)
+    valid = None
+    if ddp.main:
+        valid = fixed_eval_batches(
+            load_tokens(args.data, "valid"), args.seq_len, 64, cfg.bos_token_id
+        )
+    net = model if ddp.world == 1 else DistributedDataParallel(model)
     budget_s = args.budget_min * 60
     run_start = time.time() - state["elapsed_s"]
     last_ckpt = last_eval = time.time()
     window_tokens, window_start = 0, time.time()
+    elapsed = ddp.broadcast_float(time.time() - run_start)
 
     def checkpoint():
         state["elapsed_s"] = time.time() - run_start
-        save_checkpoint(
-            ckpt_path, model, opt, {**state, "config": cfg.to_dict(), "args": vars_json(args)}
-        )
+        if ddp.main:
+            info = {**state, "config": cfg.to_dict(), "args": vars_json(args)}
+            save_checkpoint(ckpt_path, model, opt, info)
 
     model.train()
     while True:
-        elapsed = time.time() - run_start
-        if elapsed >= budget_s or (args.max_steps and state["step"] >= args.max_steps):
+        # One process: its own clock every step. Several: rank 0's, every sync_every steps.
+        if ddp.world == 1 or state["step"] % args.sync_every == 0:
+            elapsed = ddp.broadcast_float(time.time() - run_start)
+            if elapsed >= budget_s or (args.max_steps and state["step"] >= args.max_steps):
+                break
+        elif args.max_steps and state["step"] >= args.max_steps:
             break
-        lr = lr_at(args, state["step"], elapsed / budget_s)
+        frac = elapsed / budget_s  # the schedule follows the budget (or the steps, if capped)
+        if args.max_steps:
+            frac = max(frac, state["step"] / args.max_steps)
+        lr = lr_at(args, state["step"], frac)
         for group in opt.param_groups:
             group["lr"] = lr
         x, y, w = train.next(device)
         with autocast():
-            slow, fast = model(x, y, w)
+            slow, fast = net(x, y, w)
         loss = (
             slow
             if fast is None
@@ -232,9 +305,9 @@ def main(argv=None):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         state["step"] += 1
-        state["tokens_seen"] += x.numel()
-        window_tokens += x.numel()
-        if state["step"] % args.log_every == 0:
+        state["tokens_seen"] += x.numel() * ddp.world
+        window_tokens += x.numel() * ddp.world
+        if ddp.main and state["step"] % args.log_every == 0:
             now = time.time()
             tok_s = window_tokens / (now - window_start)
             eta_min = (budget_s - (now - run_start)) / 60
@@ -242,7 +315,7 @@ def main(argv=None):
             eta_txt = ""
             if cfg.fwl:
                 eta_txt = " eta " + ",".join(f"{v:.3f}" for v in model.head.eta().tolist())
-            print(
+            log(
                 f"step {state['step']:6d} | slow {slow.item():.3f}{fast_txt} nats/token"
                 f" | lr {lr:.2e}"
                 f" | {tok_s:,.0f} tok/s | {state['tokens_seen'] / 1e6:.1f}M tokens"
@@ -250,18 +323,21 @@ def main(argv=None):
                 flush=True,
             )
             window_tokens, window_start = 0, now
-        if time.time() - last_eval > args.eval_every_min * 60:
+        if ddp.main and time.time() - last_eval > args.eval_every_min * 60:
             record_eval(model, valid, device, autocast, state)
             last_eval = time.time()
         if time.time() - last_ckpt > args.ckpt_every_min * 60:
             checkpoint()
             last_ckpt = time.time()
-    record_eval(model, valid, device, autocast, state)
+    if ddp.main:
+        record_eval(model, valid, device, autocast, state)
     checkpoint()
-    print(
+    log(
         f"done: {state['step']} steps, {state['tokens_seen'] / 1e6:.1f}M tokens, "
         f"{(time.time() - run_start) / 60:.1f} min; checkpoint {ckpt_path}"
     )
+    ddp.close()
+    return model
 
 
 def record_eval(model, valid, device, autocast, state):

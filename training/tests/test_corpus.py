@@ -12,6 +12,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 _PATH = Path(__file__).resolve().parents[1] / "corpus.py"
@@ -248,25 +249,60 @@ def test_content_hash_normalises_line_endings():
     assert corpus.content_hash("a\nb\n") != corpus.content_hash("a\nb")
 
 
-def test_dedup_keeps_first_and_prefers_train():
-    records = [
-        _rec("train", "a@1", "shared\n"),
-        _rec("train", "a@1", "only a\n"),
-        _rec("train", "b@1", "shared\r\n"),  # same text modulo line endings
+def test_dedup_keeps_first_and_prefers_held_out():
+    records = [  # in DEDUP_ORDER: valid, test, train
         _rec("valid", "c@1", "shared\n"),
         _rec("valid", "c@1", "valid and test\n"),
         _rec("test", "d@1", "valid and test\n"),
         _rec("test", "d@1", "only d\n"),
+        _rec("train", "a@1", "shared\r\n"),  # same text modulo line endings
+        _rec("train", "a@1", "only a\n"),
+        _rec("train", "b@1", "only a\n"),
     ]
     kept, n_dropped = corpus.dedup(records)
     assert n_dropped == 3
     assert [(r["split"], r["package"]) for r in kept] == [
-        ("train", "a@1"),
-        ("train", "a@1"),
+        ("valid", "c@1"),
         ("valid", "c@1"),
         ("test", "d@1"),
+        ("train", "a@1"),
     ]
-    assert {r["split"] for r in kept if r["sha256"] == corpus.content_hash("shared\n")} == {"train"}
+    assert {r["split"] for r in kept if r["sha256"] == corpus.content_hash("shared\n")} == {"valid"}
+
+
+def _sig(text):
+    return corpus.minhash(corpus.shingle_hashes(text))
+
+
+def test_minhash_estimates_shingle_jaccard():
+    a = HAND_WRITTEN_TS
+    near = a.replace("after mapping it", "after projecting it").replace("    ", "  ")
+    assert np.mean(_sig(a) == _sig(a)) == 1.0
+    assert np.mean(_sig(a) == _sig(near)) >= corpus.NEAR_DUP_JACCARD  # edit + re-indent
+    assert np.mean(_sig(a) == _sig(HAND_WRITTEN_PY)) < 0.2
+    assert corpus.shingle_hashes("a b c").size == 1  # shorter than a shingle
+
+
+def _near_rec(split, package, text):
+    return {"split": split, "package": package, "minhash": _sig(text)}
+
+
+def test_near_dedup_drops_train_copies_never_held_out():
+    edited = HAND_WRITTEN_TS.replace("after mapping it", "after projecting it")
+    records = [
+        _near_rec("valid", "v@1", HAND_WRITTEN_TS),
+        _near_rec("test", "t@1", edited),  # held out: kept even though near the valid file
+        _near_rec("train", "a@1", edited + "\n// one more line\n"),  # near a held-out file
+        _near_rec("train", "a@1", HAND_WRITTEN_PY),
+        _near_rec("train", "b@1", HAND_WRITTEN_PY.replace("durations", "time spans")),
+    ]
+    kept, counts = corpus.near_dedup(records)
+    assert [(r["split"], r["package"]) for r in kept] == [
+        ("valid", "v@1"),
+        ("test", "t@1"),
+        ("train", "a@1"),
+    ]
+    assert counts == {"near_duplicate": 2, "near_duplicate_of_held_out": 1}
 
 
 def test_split_is_deterministic_and_roughly_90_5_5():
@@ -314,6 +350,7 @@ def test_fetch_end_to_end_is_deterministic(tmp_path):
     npm_files = {
         "package/package.json": b'{"name": "demo"}',
         "package/src/map.ts": HAND_WRITTEN_TS.encode(),
+        "package/src/mapCopy.ts": HAND_WRITTEN_TS.replace("mapping", "projecting").encode(),
         "package/src/util.ts": HAND_WRITTEN_TS.replace("map", "mapTo").encode(),
         "package/esm/map.js": b"export function map(p) {\n  return p;\n}\n" * 10,
         "package/dist/index.js": b"var a = 1;\n" * 30,
@@ -374,14 +411,17 @@ def test_fetch_end_to_end_is_deterministic(tmp_path):
     train = [json.loads(line) for line in first["train.jsonl"].decode().splitlines()]
     test = [json.loads(line) for line in first["test.jsonl"].decode().splitlines()]
     assert first["valid.jsonl"] == b""
+    # src/mapCopy.ts is a near copy of src/map.ts; src/shared.js is a copy of a test file, and
+    # held-out splits win, so train loses it.
     assert [(r["package"], r["path"], r["lang"]) for r in train] == [
         ("demo@1.0.0", "src/map.ts", "typescript"),
-        ("demo@1.0.0", "src/shared.js", "javascript"),
     ]
     assert train[0]["text"] == HAND_WRITTEN_TS
     assert set(train[0]) == {"package", "ecosystem", "path", "lang", "text"}
-    # docs/shared.js duplicates a train file, so the test split keeps only the Python file.
-    assert [(r["ecosystem"], r["path"]) for r in test] == [("pypi", "demo/durations.py")]
+    assert [(r["ecosystem"], r["path"]) for r in test] == [
+        ("pypi", "demo/durations.py"),
+        ("pypi", "docs/shared.js"),
+    ]
 
     stats = json.loads(first["stats.json"])
     assert stats["dropped_files"] == {
@@ -396,7 +436,9 @@ def test_fetch_end_to_end_is_deterministic(tmp_path):
         "compiled_twin": 0,
         "manifest_exclude": 1,
         "duplicate": 1,
+        "near_duplicate": 1,
     }
+    assert stats["near_duplicates_of_held_out"] == 0
     assert stats["splits"]["train"]["by_lang"]["typescript"]["files"] == 1
     tsv = first["files.tsv"].decode().splitlines()
     assert tsv[0] == "split\tpackage\tpath\tlang\tbytes\tsha256"
@@ -416,3 +458,38 @@ def test_fetch_rejects_a_bad_checksum(tmp_path):
     }
     with pytest.raises(RuntimeError, match="checksum mismatch"):
         corpus.download(pkg, str(tmp_path / "dl"), retries=1)
+
+
+# -- manifest builder: held-out splits are frozen --------------------------------------------------
+
+
+def test_new_packages_join_train_and_held_out_groups_are_refused(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(_PATH.parent))
+    import corpus_build_manifest as cbm
+
+    manifest = {
+        "packages": [
+            {"ecosystem": "npm", "name": "redux", "group": "npm:redux", "split": "valid"},
+            {"ecosystem": "npm", "name": "immer", "group": "npm:immer", "split": "train"},
+            {"ecosystem": "pypi", "name": "ply", "group": "pypi:ply", "split": "test"},
+        ]
+    }
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(manifest))
+    frozen = cbm.load_frozen(str(path))
+    assert cbm.frozen_split("npm", "redux", "npm:redux", frozen) == "valid"
+    assert cbm.frozen_split("pypi", "ply", "pypi:ply", frozen) == "test"
+    assert cbm.frozen_split("npm", "three", "npm:three", frozen) == "train"
+    with pytest.raises(ValueError, match="held-out group"):
+        cbm.frozen_split("npm", "react-redux", "npm:redux", frozen)
+    assert cbm.group_of("npm", "react-redux") == "npm:redux"
+    assert cbm.group_of("npm", "vega-lite") == "npm:vega"
+
+
+def test_shipped_manifest_keeps_held_out_groups_apart():
+    manifest = json.loads((_PATH.parent / "corpus_manifest.json").read_text())
+    pkgs = manifest["packages"]
+    held_out = {p["group"] for p in pkgs if p["split"] != "train"}
+    assert not [p["name"] for p in pkgs if p["split"] == "train" and p["group"] in held_out]
+    assert len({(p["ecosystem"], p["name"]) for p in pkgs}) == len(pkgs)
+    assert all(p["license"] and p["license"] != "UNKNOWN" for p in pkgs)

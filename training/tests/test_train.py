@@ -1,11 +1,15 @@
 """The training script runs, checkpoints and resumes; weight packing round-trips."""
 
 import json
+import lzma
+import os
+import socket
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.multiprocessing as mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pack_weights  # noqa: E402
@@ -87,3 +91,52 @@ def test_lr_schedule_warms_up_then_decays_with_the_budget():
     assert train.lr_at(args, 0, 0.0) == 0.1
     assert train.lr_at(args, 100, 0.0) == 1.0
     assert abs(train.lr_at(args, 100, 1.0) - 0.1) < 1e-9
+
+
+def test_xz_shards_read_like_raw_ones(tmp_path):
+    fake_shards(tmp_path)
+    raw = train.load_tokens(tmp_path, "train")
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    (packed / "train.bin.xz").write_bytes(lzma.compress((tmp_path / "train.bin").read_bytes()))
+    assert np.array_equal(train.load_tokens(packed, "train"), raw)
+
+
+def test_ranks_sample_disjoint_slices():
+    tokens = np.arange(1000, dtype=np.uint16)
+    a = train.Batches(tokens, 8, 4, 0, seed=1, rank=0, world=2)
+    b = train.Batches(tokens, 8, 4, 0, seed=1, rank=1, world=2)
+    assert a.tokens.max() < 500 <= b.tokens.min()
+    xa, _, _ = a.next("cpu")
+    xb, _, _ = b.next("cpu")
+    assert xa.max() < 500 <= xb.min()
+
+
+def _ddp_worker(rank, world, port, data, out):
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
+    args = ["--data", data, "--out", out, *TINY, "--max-steps", "4", "--sync-every", "2"]
+    model = train.main(args)
+    torch.save(model.state_dict(), Path(out) / f"rank{rank}.pt")
+
+
+def test_ddp_two_ranks_on_cpu_stay_in_sync(tmp_path):
+    """torchrun's environment, gloo backend, world size 2: both ranks end with the same weights,
+    rank 0 alone writes the checkpoint, and the tokens count both ranks."""
+    fake_shards(tmp_path)
+    out = tmp_path / "ddp"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path), str(out)), nprocs=2, join=True)
+    a = torch.load(out / "rank0.pt")
+    b = torch.load(out / "rank1.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ckpt["step"] == 4 and ckpt["tokens_seen"] == 4 * 2 * 2 * 64
+    assert torch.equal(ckpt["model"]["head.w1"], a["head.w1"])
