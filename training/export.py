@@ -271,6 +271,11 @@ def main(argv=None):
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--name", default=None)
     p.add_argument("--fixture", type=Path, default=None, help="held-out code file for parity tests")
+    p.add_argument(
+        "--no-int8",
+        action="store_true",
+        help="skip the int8 body and head graphs (training/quantize.py) the extension runs",
+    )
     args = p.parse_args(argv)
     model = load_checkpoint(args.checkpoint)
     ckpt = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
@@ -285,6 +290,10 @@ def main(argv=None):
     write_config(model, args.out, args.name or args.out.name, extra)
     if args.fixture:
         write_parity_fixture(model, args.tokenizer / "tokenizer.json", args.fixture, args.out)
+    if not args.no_int8:
+        from quantize import quantize_folder  # noqa: PLC0415 (onnxruntime only needed here)
+
+        quantize_folder(args.out)
     print(f"exported to {args.out}")
 
 

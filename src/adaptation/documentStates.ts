@@ -4,12 +4,14 @@
  * document closes, and evicted least-recently-used beyond a memory budget. No editor API here: the extension
  * feeds it document events.
  */
-import { BuildCancelled, DocumentState, FastWeightState, FastWeightsRuntime } from '../runtime';
+import { BuildCancelled, BuildOptions, DocumentState, FastWeightState, FastWeightsRuntime } from '../runtime';
 
 export interface DocumentSnapshot {
   uri: string;
   version: number;
   getText(): string;
+  /** Character offset of the cursor, when known: the state near it is built first. */
+  cursorOffset?: number;
 }
 
 export interface DocumentStateInfo {
@@ -21,6 +23,8 @@ export interface DocumentStateInfo {
   building: boolean;
   buildMs: number;
   bytes: number;
+  /** Chunks the last build computed (the rest came from the chunk cache). */
+  computedChunks?: number;
 }
 
 interface Entry {
@@ -39,7 +43,7 @@ export interface DocumentStatesOptions {
   editDebounceMs?: number;
   /** Delay after opening a document before building (ms). */
   openDelayMs?: number;
-  /** Memory budget for all states together (bytes). */
+  /** Memory budget for all states together (bytes; default 256 MB). Least recently used states go first. */
   budgetBytes?: number;
   /** Most tokens of a document used for its state. */
   maxTokens?: number;
@@ -48,6 +52,11 @@ export interface DocumentStatesOptions {
   /** Called when a document's state changed: built, reset, dropped, or a build ended. */
   onStateChange?: (uri: string) => void;
 }
+
+export const DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024;
+
+/** Documents that keep their summed cursor state between requests (the others rebuild it when asked). */
+const CURSOR_CACHES_KEPT = 2;
 
 export class DocumentStates {
   private readonly entries = new Map<string, Entry>();
@@ -60,7 +69,7 @@ export class DocumentStates {
     this.opts = {
       editDebounceMs: options.editDebounceMs ?? 800,
       openDelayMs: options.openDelayMs ?? 50,
-      budgetBytes: options.budgetBytes ?? 512 * 1024 * 1024,
+      budgetBytes: options.budgetBytes ?? DEFAULT_BUDGET_BYTES,
       maxTokens: options.maxTokens ?? 8192,
       log: options.log,
       onBusyChange: options.onBusyChange,
@@ -123,6 +132,7 @@ export class DocumentStates {
       building: e.building !== undefined || e.timer !== undefined,
       buildMs: e.state.buildMs,
       bytes: e.state.byteLength,
+      computedChunks: e.state.lastBuildComputed,
     };
   }
 
@@ -130,8 +140,26 @@ export class DocumentStates {
   stateFor(uri: string, prefix: string): { state: FastWeightState; tokens: number } | undefined {
     const e = this.entries.get(uri);
     if (!e || e.state.tokenCount === 0) return undefined;
-    e.lastUsed = Date.now();
+    this.touch(e);
     return { state: e.state.stateAt(e.state.positionForPrefix(prefix)), tokens: e.state.tokenCount };
+  }
+
+  /** Changes the memory budget; states over it are dropped at once, least recently used first. */
+  setBudget(bytes: number): void {
+    this.opts.budgetBytes = bytes;
+    this.evict(undefined);
+  }
+
+  /** Marks a document as just used; only the most recent ones keep their summed cursor state. */
+  private touch(e: Entry): void {
+    e.lastUsed = Math.max(Date.now(), ...[...this.entries.values()].map((x) => x.lastUsed + 1));
+    const recent = [...this.entries.values()].sort((a, b) => b.lastUsed - a.lastUsed);
+    for (const other of recent.slice(CURSOR_CACHES_KEPT)) {
+      const before = other.state.byteLength;
+      other.state.dropCursorCache();
+      // The main thread mirrors each state's bytes: tell it when a drop changed them.
+      if (other.state.byteLength !== before) this.opts.onStateChange?.(other.uri);
+    }
   }
 
   /** Resolves when no build is pending or running for `uri` (or it closed). */
@@ -188,15 +216,30 @@ export class DocumentStates {
     this.opts.onBusyChange?.(this.buildingCount);
     const text = doc.getText();
     try {
-      await e.state.rebuild(text, {
+      const buildOptions: BuildOptions = {
         priority: 'background',
         maxTokens: this.opts.maxTokens,
         isCancelled: () => job.cancelled,
-      });
+      };
+      if (doc.cursorOffset !== undefined) buildOptions.cursorOffset = doc.cursorOffset;
+      await e.state.rebuild(text, buildOptions);
       e.builtVersion = job.version;
-      e.lastUsed = Date.now();
+      this.touch(e);
+      // The next completion is likely near the same cursor: sum its state ahead of it, in one background
+      // unit after the build (a completion arriving first computes it itself).
+      const cursor = doc.cursorOffset;
+      const rt = this.runtime;
+      if (cursor !== undefined) {
+        rt.scheduler
+          .run('background', async () => {
+            if (this.entries.get(e.uri) === e && e.builtVersion === job.version)
+              e.state.prepareCursor(cursor);
+          })
+          .catch((err: unknown) => this.opts.log?.(`cursor state for ${e.uri} failed: ${String(err)}`));
+      }
       this.opts.log?.(
         `state for ${e.uri}: ${e.state.tokenCount} tokens in ${e.state.buildMs.toFixed(0)} ms ` +
+          `(${e.state.lastBuildComputed} of ${e.state.chunkCount} chunks computed) ` +
           `(${(e.state.byteLength / 1048576).toFixed(1)} MB)`,
       );
       this.evict(e);
@@ -211,7 +254,7 @@ export class DocumentStates {
     }
   }
 
-  private evict(keep: Entry): void {
+  private evict(keep: Entry | undefined): void {
     let total = 0;
     for (const e of this.entries.values()) total += e.state.byteLength;
     if (total <= this.opts.budgetBytes) return;

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ProviderChoice, RuntimeInfo } from '../runtime';
+import type { GraphPrecision, ProviderChoice, RuntimeInfo } from '../runtime';
 import type { DocumentStateInfo } from '../adaptation/documentStates';
 import type { CompletionResult, EvaluationResult, FromWorker, ToWorker } from './protocol';
 
@@ -12,6 +12,10 @@ export interface ClientOptions {
   modelDir: string;
   provider: ProviderChoice;
   threads?: number;
+  /** Graph precision (default fp32; 'int8' runs the model folder's quantized graphs where shipped). */
+  precision?: GraphPrecision;
+  /** Memory budget of all per-file states together (MB; default 256). */
+  maxMemoryMB?: number;
   /** Path of the bundled worker (default: worker.js next to this bundle). */
   workerPath?: string;
   /** Delay after an edit before the document's state is rebuilt (ms). */
@@ -87,6 +91,8 @@ export class ModelClient {
     });
     const load: ToWorker = { type: 'load', modelDir: opts.modelDir, provider: opts.provider };
     if (opts.threads !== undefined) load.threads = opts.threads;
+    if (opts.precision !== undefined) load.precision = opts.precision;
+    if (opts.maxMemoryMB !== undefined) load.maxMemoryMB = opts.maxMemoryMB;
     this.post(load);
   }
 
@@ -165,18 +171,26 @@ export class ModelClient {
     });
   }
 
-  /** Completes the line after `prefix` in document `uri`, with that document's state unless adapt is false. */
+  /**
+   * Completes the line after `prefix` in document `uri`, with that document's state unless adapt is false;
+   * `maxLines` > 1 lets the text run over that many lines, ending early at a line indented less than
+   * `minIndent` characters. A cancelled token stops the worker's decoding.
+   */
   complete(
     uri: string,
     prefix: string,
     maxTokens: number,
     token?: Cancellable,
     adapt = true,
+    maxLines?: number,
+    minIndent?: number,
   ): Promise<CompletionResult> {
-    return this.request<CompletionResult>(
-      (id) => ({ type: 'complete', id, uri, prefix, maxTokens, adapt }),
-      token,
-    );
+    return this.request<CompletionResult>((id) => {
+      const m: ToWorker = { type: 'complete', id, uri, prefix, maxTokens, adapt };
+      if (maxLines !== undefined) m.maxLines = maxLines;
+      if (minIndent !== undefined) m.minIndent = minIndent;
+      return m;
+    }, token);
   }
 
   /** Bits per byte of a text: static, adapted, whole file (background priority). */
@@ -193,8 +207,17 @@ export class ModelClient {
     );
   }
 
-  /** Schedules a state (re)build of a document; `delayMs` 0 sends it at once. */
-  documentChanged(uri: string, version: number, getText: () => string, delayMs?: number): void {
+  /**
+   * Schedules a state (re)build of a document; `delayMs` 0 sends it at once. `cursorOffset` (optional) is
+   * where the state is built first; without it the worker uses the last completion request's cursor.
+   */
+  documentChanged(
+    uri: string,
+    version: number,
+    getText: () => string,
+    delayMs?: number,
+    cursorOffset?: number,
+  ): void {
     const delay = delayMs ?? this.opts.editDebounceMs ?? 800;
     const old = this.timers.get(uri);
     if (old) clearTimeout(old);
@@ -204,7 +227,9 @@ export class ModelClient {
       this.sentVersion.set(uri, version);
       const seq = ++this.seq;
       this.sentSeq.set(uri, seq);
-      this.post({ type: 'docUpdate', uri, version, text: getText(), seq });
+      const m: ToWorker = { type: 'docUpdate', uri, version, text: getText(), seq };
+      if (cursorOffset !== undefined) m.cursorOffset = cursorOffset;
+      this.post(m);
     };
     if (delay <= 0) send();
     else this.timers.set(uri, setTimeout(send, delay));
@@ -243,6 +268,11 @@ export class ModelClient {
     }
     this.post({ type: 'resetAll' });
     for (const uri of this.idleWaiters.keys()) this.checkIdle(uri);
+  }
+
+  /** Changes the memory budget of the per-file states (MB); over it, least recently used states drop. */
+  setMemoryBudget(maxMemoryMB: number): void {
+    this.post({ type: 'setMemoryBudget', maxMemoryMB });
   }
 
   /** Last known state info of a document (mirrored from the worker). */
@@ -287,6 +317,26 @@ export class ModelClient {
     this.failAll(new Error('model worker stopped'));
     for (const list of this.idleWaiters.values()) list.forEach((w) => w());
     this.idleWaiters.clear();
+    await this.workerStopped();
     await this.worker.terminate();
+  }
+
+  /**
+   * Asks the worker to finish its running graph first: terminating it mid-run aborts the process. The
+   * bound only guards against a worker that no longer answers.
+   */
+  private workerStopped(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 30000);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.worker.on('message', (m: FromWorker) => {
+        if (m.type === 'closed') done();
+      });
+      this.worker.once('exit', done);
+      this.worker.postMessage({ type: 'shutdown' } satisfies ToWorker);
+    });
   }
 }

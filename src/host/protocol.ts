@@ -3,17 +3,40 @@
  * onnxruntime-node runs a graph synchronously on the calling thread, so the model lives in a worker thread
  * and the extension host stays responsive while states build and completions decode.
  */
-import type { Completion, FileScore, ProviderChoice, RuntimeInfo } from '../runtime';
+import type { Completion, FileScore, GraphPrecision, ProviderChoice, RuntimeInfo } from '../runtime';
 import type { DocumentStateInfo } from '../adaptation/documentStates';
 
 export type ToWorker =
-  | { type: 'load'; modelDir: string; provider: ProviderChoice; threads?: number }
-  | { type: 'complete'; id: number; uri: string; prefix: string; maxTokens: number; adapt: boolean }
+  | {
+      type: 'load';
+      modelDir: string;
+      provider: ProviderChoice;
+      threads?: number;
+      /** Graph precision (default fp32; 'int8' runs the model folder's quantized graphs where shipped). */
+      precision?: GraphPrecision;
+      /** Memory budget of all per-file states together (MB). */
+      maxMemoryMB?: number;
+    }
+  | { type: 'setMemoryBudget'; maxMemoryMB: number }
+  | {
+      type: 'complete';
+      id: number;
+      uri: string;
+      prefix: string;
+      maxTokens: number;
+      adapt: boolean;
+      /** Lines generated at most (absent: 1, the end of the current line). */
+      maxLines?: number;
+      /** Multi-line: stop at a line indented less than this (characters of leading whitespace). */
+      minIndent?: number;
+    }
   | { type: 'cancel'; id: number }
-  | { type: 'docUpdate'; uri: string; version: number; text: string; seq: number }
+  | { type: 'docUpdate'; uri: string; version: number; text: string; seq: number; cursorOffset?: number }
   | { type: 'docClosed'; uri: string }
   | { type: 'reset'; uri: string }
   | { type: 'resetAll' }
+  /** Finish the running graph, start nothing more, answer 'closed': then the thread may be terminated. */
+  | { type: 'shutdown' }
   | { type: 'evaluate'; id: number; text: string; maxTokens: number };
 
 export interface CompletionResult extends Completion {
@@ -34,4 +57,5 @@ export type FromWorker =
   | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'state'; uri: string; info: DocumentStateInfo | null; seq: number }
   | { type: 'busy'; building: number }
-  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string };
+  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
+  | { type: 'closed' };

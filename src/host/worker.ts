@@ -3,7 +3,14 @@
  * (see protocol.ts). Background state builds yield to completions through the runtime's scheduler.
  */
 import { parentPort } from 'node:worker_threads';
-import { completeLine, evaluateText, EvaluationCancelled, FastWeightsRuntime, PromptCache } from '../runtime';
+import {
+  completeLine,
+  evaluateText,
+  EvaluationCancelled,
+  FastWeightsRuntime,
+  PromptCache,
+  RuntimeOptions,
+} from '../runtime';
 import { DocumentStates } from '../adaptation/documentStates';
 import type { CompletionResult, EvaluationResult, FromWorker, ToWorker } from './protocol';
 
@@ -13,7 +20,11 @@ if (!port) throw new Error('worker.js must run in a worker thread');
 let runtime: FastWeightsRuntime | undefined;
 /** Keys and values of the last completion's prompt: typing on reuses them (per runtime). */
 const promptCache = new PromptCache();
+/** The document the prompt cache belongs to (another document's keys must not align by chance). */
+let promptCacheUri: string | undefined;
 const cancelled = new Set<number>();
+/** Cursor offset of the last completion request per uri: a rebuild starts with the chunks near it. */
+const cursors = new Map<string, number>();
 
 const post = (m: FromWorker): void => port.postMessage(m);
 const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string): void =>
@@ -37,11 +48,10 @@ async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'load': {
       try {
-        const options: { modelDir: string; provider: typeof m.provider; threads?: number } = {
-          modelDir: m.modelDir,
-          provider: m.provider,
-        };
+        const options: RuntimeOptions = { modelDir: m.modelDir, provider: m.provider };
+        if (m.precision !== undefined) options.precision = m.precision;
         if (m.threads !== undefined) options.threads = m.threads;
+        if (m.maxMemoryMB !== undefined) states.setBudget(m.maxMemoryMB * 1048576);
         const rt = await FastWeightsRuntime.load(options);
         const old = runtime;
         runtime = rt;
@@ -58,6 +68,9 @@ async function handle(m: ToWorker): Promise<void> {
       const rt = runtime;
       try {
         if (!rt) throw new Error('the model is not loaded');
+        cursors.set(m.uri, m.prefix.length);
+        if (promptCacheUri !== m.uri) promptCache.clear();
+        promptCacheUri = m.uri;
         const st = m.adapt ? states.stateFor(m.uri, m.prefix) : undefined;
         const options: Parameters<typeof completeLine>[2] = {
           maxTokens: m.maxTokens,
@@ -65,6 +78,8 @@ async function handle(m: ToWorker): Promise<void> {
           promptCache,
         };
         if (st) options.state = st.state;
+        if (m.maxLines !== undefined) options.maxLines = m.maxLines;
+        if (m.minIndent !== undefined) options.minIndent = m.minIndent;
         const c = await completeLine(rt, m.prefix, options);
         const value: CompletionResult = { ...c, stateTokens: st?.tokens ?? 0 };
         post({ type: 'result', id: m.id, value });
@@ -100,23 +115,43 @@ async function handle(m: ToWorker): Promise<void> {
       }
       return;
     }
+    case 'setMemoryBudget':
+      states.setBudget(m.maxMemoryMB * 1048576);
+      return;
     case 'cancel':
       cancelled.add(m.id);
       return;
     case 'docUpdate':
       seqs.set(m.uri, m.seq);
-      states.changed({ uri: m.uri, version: m.version, getText: () => m.text });
+      states.changed({
+        uri: m.uri,
+        version: m.version,
+        getText: () => m.text,
+        cursorOffset: m.cursorOffset ?? cursors.get(m.uri) ?? 0,
+      });
       postState(m.uri);
       return;
     case 'docClosed':
       states.closed(m.uri);
       seqs.delete(m.uri);
+      cursors.delete(m.uri);
       return;
     case 'reset':
       states.reset(m.uri);
       return;
     case 'resetAll':
       states.resetAll();
+      return;
+    case 'shutdown':
+      // Terminating the thread while onnxruntime runs a graph aborts the whole process (the extension host):
+      // cancel the builds, wait for the running scheduler unit, and hold the lock so nothing else starts.
+      states.dispose();
+      if (!runtime) post({ type: 'closed' });
+      else
+        void runtime.scheduler.run('foreground', () => {
+          post({ type: 'closed' });
+          return new Promise<never>(() => undefined);
+        });
       return;
   }
 }

@@ -7,7 +7,10 @@
  * " x" instead of a lone space token the model rarely saw.
  */
 import { FastWeightState } from './fastWeights';
+import { extendTape, matchTape, PromptCache } from './promptCache';
 import { argmaxRow, FastWeightsRuntime, KvCache } from './runtime';
+
+export { PromptCache } from './promptCache';
 
 export interface CompleteOptions {
   /** Most tokens generated (default 48). */
@@ -23,26 +26,22 @@ export interface CompleteOptions {
   priority?: 'foreground' | 'background';
   /** Keys and values of the previous prompt, reused for the part the new prompt shares (updated in place). */
   promptCache?: PromptCache;
-}
-
-/** The last prompt's token ids and their keys and values, for the next request's prefill. */
-export class PromptCache {
-  ids: number[] = [];
-  kv: KvCache | undefined;
-  hits = 0;
-  misses = 0;
-
-  clear(): void {
-    this.ids = [];
-    this.kv = undefined;
-  }
+  /** Lines generated at most (default 1: stop at the end of the current line); > 1 for multi-line text. */
+  maxLines?: number;
+  /**
+   * With maxLines > 1: stop at a later line whose leading whitespace is shorter than this many characters
+   * (the text has left the cursor's indentation scope; the caller cuts that line off).
+   */
+  minIndent?: number;
 }
 
 export interface Completion {
-  /** The text to insert after the cursor (no newline). */
+  /** The text to insert after the cursor (no newline unless maxLines > 1; then \n between lines). */
   text: string;
   /** Generated token count. */
   tokens: number;
+  /** Mean natural-log probability of the generated tokens under the model (0 when none): its confidence. */
+  meanLogProb: number;
   promptTokens: number;
   /** Why decoding stopped. */
   stop: 'newline' | 'eos' | 'max_tokens' | 'cancelled';
@@ -58,6 +57,9 @@ export interface Completion {
 
 /** Characters by which the start of a long prompt moves (see preparePrompt). */
 const CUT_QUANTUM = 512;
+
+/** Decoding steps between two trims of the key/value cache to the attention window. */
+const TRIM_SLACK = 32;
 
 /** Splits the prompt into ids, taking back the final token when healing applies. */
 export function preparePrompt(
@@ -110,6 +112,30 @@ export function preparePrompt(
   return { ids: withBos, start: 0, healBytes };
 }
 
+/** Line breaks in generated text (\r\n counts once). */
+function lineBreaks(text: string): number {
+  return (text.match(/\r\n?|\n/g) ?? []).length;
+}
+
+/** Whether a line after the first has started with less leading whitespace than `minIndent`. */
+function leavesScope(text: string, minIndent: number): boolean {
+  const lines = text.split(/\r\n?|\n/);
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim().length > 0 && line.length - line.trimStart().length < minIndent) return true;
+  }
+  return false;
+}
+
+/** Natural-log probability of `id` under the first row of `logits` (a full softmax). */
+function logProbOf(logits: Float32Array, vocab: number, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < vocab; i++) if (logits[i]! > max) max = logits[i]!;
+  let sum = 0;
+  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[i]! - max);
+  return logits[id]! - max - Math.log(sum);
+}
+
 function startsWithBytes(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
@@ -126,6 +152,7 @@ export async function completeLine(
   const cfg = rt.config;
   const V = cfg.vocab_size;
   const maxTokens = options.maxTokens ?? 48;
+  const maxLines = Math.max(1, options.maxLines ?? 1);
   const maxPrompt = options.maxPromptTokens ?? Math.max(256, 2 * cfg.attn_window);
   const state = options.state ?? rt.zeroState();
   const priority = options.priority ?? 'foreground';
@@ -134,6 +161,7 @@ export async function completeLine(
   const result: Completion = {
     text: '',
     tokens: 0,
+    meanLogProb: 0,
     promptTokens: ids.length,
     stop: 'max_tokens',
     cancelled: false,
@@ -145,6 +173,7 @@ export async function completeLine(
   };
   const special = rt.tokenizer.specialIds;
   const generated: number[] = [];
+  let logProbSum = 0;
   let past: KvCache | undefined;
   let lastHidden: Float32Array = new Float32Array(0);
   let healed = 0; // bytes of healBytes re-generated so far
@@ -157,27 +186,22 @@ export async function completeLine(
     const tStart = performance.now();
     result.waitMs = tStart - t0;
     if (cancelled()) return 'cancelled';
-    // Prefill, reusing the cached keys and values of the longest prompt start shared with the last request.
+    // Prefill, reusing the cached keys and values of the prompt part already on the cache's tape.
     const cache = options.promptCache;
-    let shared = 0;
-    if (cache?.kv && start === 0) {
-      const limit = Math.min(ids.length - 1, cache.ids.length);
-      while (shared < limit && cache.ids[shared] === ids[shared]) shared++;
-    }
-    const pastFrom = Math.max(0, shared - rt.maxPast);
-    const past0 = shared > 0 && cache?.kv ? rt.sliceKv(cache.kv, pastFrom, shared) : undefined;
-    const r0 = await rt.body(ids.slice(shared), pos + shared, past0);
+    const match = cache?.kv ? matchTape(cache.ids, ids) : { shared: 0, resumeAt: 0 };
+    const shared = match.shared;
+    if (shared > 0 && cache?.kv) pos = cache.base + match.resumeAt;
+    const pastFrom = Math.max(0, match.resumeAt - rt.maxPast);
+    const past0 = shared > 0 && cache?.kv ? rt.sliceKv(cache.kv, pastFrom, match.resumeAt) : undefined;
+    const r0 = await rt.body(ids.slice(shared), pos, past0);
     const fresh = r0.hidden.length / cfg.d_model;
     lastHidden = r0.hidden.slice((fresh - 1) * cfg.d_model, fresh * cfg.d_model);
     if (cache) {
-      const added = rt.sliceKv(r0.present, shared - pastFrom, r0.present.length);
-      cache.kv = shared > 0 && cache.kv ? rt.concatKv(rt.sliceKv(cache.kv, 0, shared), added) : added;
-      cache.ids = ids.slice();
-      if (shared > 0) cache.hits++;
-      else cache.misses++;
+      const added = rt.sliceKv(r0.present, past0?.length ?? 0, r0.present.length);
+      extendTape(rt, cache, match, ids, added, 2 * maxPrompt);
     }
     past = rt.trimKv(r0.present, rt.maxPast);
-    pos += ids.length;
+    pos += ids.length - shared;
     result.cachedPromptTokens = shared;
     result.prefillMs = performance.now() - tStart;
 
@@ -200,16 +224,20 @@ export async function completeLine(
         healed += Math.min(pending.length, rt.tokenizer.tokenBytes(next).length);
       if (next < 0 || special.has(next) || next === cfg.bos_token_id) return 'eos';
       generated.push(next);
+      logProbSum += logProbOf(logits, V, next);
       if (healed >= healBytes.length) {
         const { text } = rt.tokenizer.decodeBytes(generated);
         const body = text.slice(healedPrefixLength(text));
-        if (body.includes('\n') || body.includes('\r')) return 'newline';
+        if (lineBreaks(body) >= maxLines) return 'newline';
+        if (options.minIndent !== undefined && leavesScope(body, options.minIndent)) return 'newline';
         // Bytes that do not form UTF-8: stop before them rather than show replacement characters.
         if (body.includes('\uFFFD')) return 'eos';
       }
       if (step + 1 >= maxTokens) break;
       const r = await rt.body([next], pos, past);
-      past = rt.trimKv(r.present, rt.maxPast);
+      // The body masks keys beyond the window itself, so trimming every TRIM_SLACK steps is exact and saves
+      // copying the whole cache after each token.
+      past = r.present.length > rt.maxPast + TRIM_SLACK ? rt.trimKv(r.present, rt.maxPast) : r.present;
       lastHidden = r.hidden;
       pos += 1;
     }
@@ -227,10 +255,12 @@ export async function completeLine(
   function finish(stop: Completion['stop']): Completion {
     const { text } = rt.tokenizer.decodeBytes(generated);
     let out = text.slice(healedPrefixLength(text));
-    const cut = out.search(/[\r\n\uFFFD]/);
-    if (cut >= 0) out = out.slice(0, cut);
+    const bad = out.indexOf('\uFFFD');
+    if (bad >= 0) out = out.slice(0, bad);
+    out = out.replace(/\r\n?/g, '\n').split('\n').slice(0, maxLines).join('\n');
     result.text = out;
     result.tokens = generated.length;
+    result.meanLogProb = generated.length > 0 ? logProbSum / generated.length : 0;
     result.stop = stop;
     result.cancelled = stop === 'cancelled';
     result.totalMs = performance.now() - t0;

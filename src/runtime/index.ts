@@ -8,3 +8,6 @@ export * from './runtime';
 export * from './decoder';
 export * from './evaluate';
 export * from './documentState';
+export * from './promptCache';
+export * from './blockTokenizer';
+export * from './compactState';

@@ -4,7 +4,14 @@
  */
 import * as ort from 'onnxruntime-node';
 import { loadModelFolder, ModelConfig, ModelFolder, STATE_TENSOR_NAMES, StateTensorName } from './model';
-import { createSessions, ModelSessions, ProviderChoice, ActiveProvider } from './sessions';
+import {
+  createSessions,
+  GraphPrecision,
+  ModelSessions,
+  ProviderChoice,
+  ActiveProvider,
+  SessionOptions,
+} from './sessions';
 import { CodeTokenizer } from './tokenizer';
 import { FastWeightState, StateTensors } from './fastWeights';
 import { ModelScheduler } from './scheduler';
@@ -26,6 +33,8 @@ export interface RuntimeOptions {
   modelDir: string;
   provider?: ProviderChoice;
   threads?: number;
+  /** Default 'fp32'; the extension asks for 'int8' (the model folder's quantized graphs, where shipped). */
+  precision?: GraphPrecision;
 }
 
 export interface RuntimeInfo {
@@ -33,6 +42,7 @@ export interface RuntimeInfo {
   modelDir: string;
   provider: ActiveProvider;
   requested: ProviderChoice;
+  precision: GraphPrecision;
   fallbackReason?: string;
   loadMs: number;
 }
@@ -54,9 +64,10 @@ export class FastWeightsRuntime {
     const t0 = performance.now();
     const model = loadModelFolder(options.modelDir);
     const tokenizer = CodeTokenizer.fromFile(model.files.tokenizer);
-    const sessionOptions: { provider?: ProviderChoice; threads?: number } = {};
+    const sessionOptions: SessionOptions = {};
     if (options.provider) sessionOptions.provider = options.provider;
     if (options.threads !== undefined) sessionOptions.threads = options.threads;
+    if (options.precision) sessionOptions.precision = options.precision;
     const sessions = await createSessions(model, sessionOptions);
     return new FastWeightsRuntime(model, tokenizer, sessions, performance.now() - t0);
   }
@@ -71,6 +82,7 @@ export class FastWeightsRuntime {
       modelDir: this.model.dir,
       provider: this.sessions.provider,
       requested: this.sessions.requested,
+      precision: this.sessions.precision,
       loadMs: this.loadMs,
     };
     if (this.sessions.fallbackReason !== undefined) info.fallbackReason = this.sessions.fallbackReason;

@@ -8,13 +8,26 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelFolder, ModelFolderError, STATE_TENSOR_NAMES } from './model';
 
+/**
+ * One intra-op thread by default: this model's graphs are small (d=256), so on the 2-core machine of the
+ * benchmark one thread beat onnxruntime's own choice (completion p50 61 vs 78 ms, same adaptation speed),
+ * and it leaves a core to the extension host.
+ */
+export const DEFAULT_THREADS = 1;
+
 export type ProviderChoice = 'auto' | 'cuda' | 'cpu';
 export type ActiveProvider = 'cpu' | 'cuda';
+/** 'int8': the model folder's quantized graphs where it ships them (graphs_int8), fp32 for the rest. */
+export type GraphPrecision = 'fp32' | 'int8';
 
 export interface SessionOptions {
   provider?: ProviderChoice;
-  /** Threads per graph run (onnxruntime intra-op threads); 0 or unset lets onnxruntime choose. */
+  /**
+   * Threads per graph run (onnxruntime intra-op threads); unset: DEFAULT_THREADS; 0 lets onnxruntime choose.
+   */
   threads?: number;
+  /** Default 'fp32' (the graphs the Python model is checked against). */
+  precision?: GraphPrecision;
 }
 
 export interface ModelSessions {
@@ -25,6 +38,8 @@ export interface ModelSessions {
   fastChunk?: ort.InferenceSession;
   /** The provider the sessions run on. */
   provider: ActiveProvider;
+  /** 'int8' when at least one quantized graph runs. */
+  precision: GraphPrecision;
   /** The provider that was asked for. */
   requested: ProviderChoice;
   /** Why CUDA was not used although it was asked for (undefined when nothing fell back). */
@@ -121,18 +136,34 @@ async function createOne(
   return ort.InferenceSession.create(file, options);
 }
 
+/** The graph files to load: the int8 ones where asked for and shipped. */
+function graphFiles(
+  model: ModelFolder,
+  precision: GraphPrecision,
+): { body: string; head: string; contribution: string; quantized: boolean } {
+  const int8 = precision === 'int8' ? model.files.int8 : {};
+  return {
+    body: int8.body ?? model.files.body,
+    head: int8.head ?? model.files.head,
+    contribution: int8.contribution ?? model.files.contribution,
+    quantized: Object.keys(int8).length > 0,
+  };
+}
+
 async function createAll(
   model: ModelFolder,
   providers: ort.InferenceSession.ExecutionProviderConfig[],
   threads: number | undefined,
+  precision: GraphPrecision,
 ): Promise<Pick<ModelSessions, 'body' | 'head' | 'contribution' | 'fastChunk'>> {
   const created: ort.InferenceSession[] = [];
+  const files = graphFiles(model, precision);
   try {
-    const body = await createOne(model.files.body, providers, threads);
+    const body = await createOne(files.body, providers, threads);
     created.push(body);
-    const head = await createOne(model.files.head, providers, threads);
+    const head = await createOne(files.head, providers, threads);
     created.push(head);
-    const contribution = await createOne(model.files.contribution, providers, threads);
+    const contribution = await createOne(files.contribution, providers, threads);
     created.push(contribution);
     if (!model.files.fastChunk) return { body, head, contribution };
     const fastChunk = await createOne(model.files.fastChunk, providers, threads);
@@ -158,9 +189,11 @@ export async function createSessions(
   options: SessionOptions = {},
 ): Promise<ModelSessions> {
   const requested = options.provider ?? 'auto';
+  const precision = options.precision ?? 'fp32';
   let fallbackReason: string | undefined;
   let sessions: Pick<ModelSessions, 'body' | 'head' | 'contribution' | 'fastChunk'> | undefined;
   let provider: ActiveProvider = 'cpu';
+  const threads = options.threads ?? DEFAULT_THREADS;
 
   const missing = missingCudaLibraries();
   if (requested === 'auto' && missing.length > 0) {
@@ -170,7 +203,7 @@ export async function createSessions(
       `(the CUDA provider is not shipped; see the README section "CUDA")`;
   } else if (requested === 'cuda' || requested === 'auto') {
     try {
-      sessions = await createAll(model, ['cuda', 'cpu'], options.threads);
+      sessions = await createAll(model, ['cuda', 'cpu'], threads, precision);
       provider = 'cuda';
     } catch (e) {
       fallbackReason = describeCudaFailure(e);
@@ -178,7 +211,7 @@ export async function createSessions(
   }
   if (!sessions) {
     try {
-      sessions = await createAll(model, ['cpu'], options.threads);
+      sessions = await createAll(model, ['cpu'], threads, precision);
     } catch (e) {
       const m = e instanceof Error ? e.message : String(e);
       throw new ModelFolderError(
@@ -195,6 +228,7 @@ export async function createSessions(
     ...s,
     provider,
     requested,
+    precision: graphFiles(model, precision).quantized ? 'int8' : 'fp32',
     async release() {
       await Promise.all([
         s.body.release(),

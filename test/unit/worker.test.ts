@@ -26,12 +26,16 @@ describe('model worker (what the extension runs)', () => {
 
   it('builds a document state off the main thread: the event loop stays free', async () => {
     const uri = 'file:///tmp/worker-sample.ts';
+    // A build on this thread would run from start to end without letting the timer fire; off the main
+    // thread, the timer keeps ticking while it runs. (Lag is printed, not asserted: it depends on the load.)
     let maxLag = 0;
+    let ticks = 0;
     let last = performance.now();
     const timer = setInterval(() => {
       const now = performance.now();
       maxLag = Math.max(maxLag, now - last - 5);
       last = now;
+      ticks++;
     }, 5);
     client.documentChanged(uri, 1, () => TEXT.repeat(4), 0);
     await client.whenIdle(uri);
@@ -40,9 +44,9 @@ describe('model worker (what the extension runs)', () => {
     assert.ok(info && info.tokens > 0, 'state built');
     assert.equal(info.builtVersion, 1);
     console.log(
-      `      state of ${info.tokens} tokens in ${info.buildMs.toFixed(0)} ms; max event-loop lag ${maxLag.toFixed(1)} ms`,
+      `      state of ${info.tokens} tokens in ${info.buildMs.toFixed(0)} ms; max event-loop lag ${maxLag.toFixed(1)} ms, ${ticks} timer ticks`,
     );
-    assert.ok(maxLag < 250, `the main thread was blocked for ${maxLag.toFixed(0)} ms`);
+    assert.ok(ticks >= 3, `the main-thread timer fired only ${ticks} times during the build`);
   });
 
   it('completes with the document state, and statically after a reset', async () => {
@@ -84,6 +88,30 @@ describe('model worker (what the extension runs)', () => {
       listener?.();
     }, 20);
     await assert.rejects(p, (e: unknown) => e instanceof RequestCancelled);
+  });
+
+  it('re-adapts an edit from cached chunks and drops states over the memory budget', async () => {
+    const uri = 'file:///tmp/worker-incremental.ts';
+    const text = TEXT.repeat(3);
+    client.documentChanged(uri, 1, () => text, 0);
+    await client.whenIdle(uri);
+    const first = client.documentState(uri)!;
+    assert.ok(first.tokens > 0 && (first.computedChunks ?? 0) >= 2, JSON.stringify(first));
+    const at = text.indexOf('\n', Math.floor(text.length / 2));
+    const edited = `${text.slice(0, at)} // edited${text.slice(at)}`;
+    client.documentChanged(uri, 2, () => edited, 0, at);
+    await client.whenIdle(uri);
+    const second = client.documentState(uri)!;
+    assert.equal(second.builtVersion, 2);
+    assert.ok((second.computedChunks ?? 99) <= 2, `${second.computedChunks} chunks computed for one edit`);
+    client.setMemoryBudget(0);
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (client.documentState(uri)?.tokens === 0) resolve(clearInterval(poll));
+      }, 10);
+    });
+    client.setMemoryBudget(256);
+    client.documentClosed(uri);
   });
 
   it('evaluates a text with progress', async () => {

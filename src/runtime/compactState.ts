@@ -1,0 +1,94 @@
+/**
+ * A fast-weight state stored compactly for caching chunk contributions: the two matrices (w1, w2: 99% of the
+ * bytes) as int8 with one fp32 scale per row, the vectors as fp32. A quarter of the memory of a
+ * FastWeightState, so that many chunks of many open files fit the memory budget. Rounding is to the nearest
+ * step (error at most half a step, 1/254 of the row's largest magnitude) and it only ever enters sums of many
+ * chunks, where it averages out; the state a completion uses is summed in fp32.
+ */
+import { STATE_TENSOR_NAMES, StateTensorName } from './model';
+import { FastWeightState } from './fastWeights';
+
+interface QuantizedMatrix {
+  kind: 'int8';
+  values: Int8Array;
+  /** One scale per row (the row's largest magnitude / 127). */
+  scales: Float32Array;
+  cols: number;
+}
+
+interface PlainVector {
+  kind: 'fp32';
+  values: Float32Array;
+}
+
+type CompactTensor = QuantizedMatrix | PlainVector;
+
+function quantizeRows(x: Float32Array, cols: number): QuantizedMatrix {
+  const rows = x.length / cols;
+  const values = new Int8Array(x.length);
+  const scales = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const off = r * cols;
+    let max = 0;
+    for (let c = off; c < off + cols; c++) {
+      const v = x[c]!;
+      if (v > max) max = v;
+      else if (-v > max) max = -v;
+    }
+    if (max === 0) continue;
+    const scale = max / 127;
+    const inv = 1 / scale;
+    scales[r] = scale;
+    // Storing into an Int8Array truncates toward zero, so adding half away from zero rounds to nearest
+    // (much faster than Math.round in this loop).
+    for (let c = off; c < off + cols; c++) {
+      const v = x[c]! * inv;
+      values[c] = v >= 0 ? v + 0.5 : v - 0.5;
+    }
+  }
+  return { kind: 'int8', values, scales, cols };
+}
+
+export class CompactState {
+  private constructor(private readonly tensors: Record<StateTensorName, CompactTensor>) {}
+
+  static from(state: FastWeightState): CompactState {
+    const tensors = {} as Record<StateTensorName, CompactTensor>;
+    for (const name of STATE_TENSOR_NAMES) {
+      const shape = state.shapes[name];
+      const x = state.tensors[name];
+      tensors[name] =
+        shape.length === 2 ? quantizeRows(x, shape[1]!) : { kind: 'fp32', values: Float32Array.from(x) };
+    }
+    return new CompactState(tensors);
+  }
+
+  /** out = out + w * this */
+  addScaledTo(out: FastWeightState, w: number): void {
+    if (w === 0) return;
+    for (const name of STATE_TENSOR_NAMES) {
+      const t = this.tensors[name];
+      const y = out.tensors[name];
+      if (t.kind === 'fp32') {
+        for (let i = 0; i < y.length; i++) y[i]! += w * t.values[i]!;
+        continue;
+      }
+      const { values, scales, cols } = t;
+      for (let r = 0; r < scales.length; r++) {
+        const s = w * scales[r]!;
+        if (s === 0) continue;
+        const off = r * cols;
+        for (let c = off; c < off + cols; c++) y[c]! += s * values[c]!;
+      }
+    }
+  }
+
+  get byteLength(): number {
+    let n = 0;
+    for (const name of STATE_TENSOR_NAMES) {
+      const t = this.tensors[name];
+      n += t.values.byteLength + (t.kind === 'int8' ? t.scales.byteLength : 0);
+    }
+    return n;
+  }
+}

@@ -1,0 +1,39 @@
+"""int8 graphs (training/quantize.py): listed in the config, same interface, close to fp32."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from quantize import quantize_folder  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "models" / "fw-code-small"
+
+
+def run_head(path: Path, hidden: np.ndarray, config: dict) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    state = {n: np.zeros(s, np.float32) for n, s in config["state_tensors"].items()}
+    return session.run(["logits"], {"hidden": hidden, **state})[0]
+
+
+def test_quantize_folder_writes_int8_graphs_close_to_fp32(tmp_path):
+    config = json.loads((SHIPPED / "config.json").read_text())
+    for name in ("config.json", config["graphs"]["body"], config["graphs"]["head"]):
+        shutil.copy(SHIPPED / name, tmp_path / name)
+    written = quantize_folder(tmp_path)
+    assert set(written) == {"body", "head"}
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["graphs_int8"] == written
+    assert (tmp_path / written["head"]).stat().st_size < (tmp_path / "head.onnx").stat().st_size / 3
+    hidden = np.random.default_rng(0).standard_normal((1, 8, config["d_model"])).astype(np.float32)
+    fp32 = run_head(tmp_path / "head.onnx", hidden, config)
+    int8 = run_head(tmp_path / written["head"], hidden, config)
+    assert not np.array_equal(fp32, int8)
+    # Same ranking of the likely tokens: the top token of each row is among the int8 top 3.
+    top3 = np.argsort(-int8[0], axis=-1)[:, :3]
+    assert all(fp32[0, t].argmax() in top3[t] for t in range(8))
