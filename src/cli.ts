@@ -1,7 +1,7 @@
 /**
  * fastweights: the command line on the same runtime as the extension.
  *   fastweights complete FILE --line N --column N [--no-adapt] [--json]
- *   fastweights eval PATH... [--json] [--per-file] [--max-tokens N]
+ *   fastweights eval PATH... [--json] [--per-file] [--max-tokens N] [--min-tokens N] [--lines N] [--seed N]
  * Common: --model DIR, --provider auto|cuda|cpu, --threads N, --verbose.
  */
 import * as fs from 'node:fs';
@@ -12,9 +12,11 @@ import {
   completeLine,
   defaultModelDir,
   DocumentState,
+  evaluateLines,
   evaluateText,
   FastWeightsRuntime,
   FileScore,
+  GraphPrecision,
   ModelFolderError,
   ProviderChoice,
   summarise,
@@ -23,12 +25,15 @@ import {
 const USAGE = `Usage:
   fastweights complete FILE --line N --column N [--no-adapt] [--max-tokens N] [--json]
       Prints the model's suggestion for the rest of the line at the 1-based line and column.
-  fastweights eval PATH... [--json] [--per-file] [--max-tokens N]
-      Bits per byte of code files (folders recursively): static, adapted (causal) and whole-file.
+  fastweights eval PATH... [--json] [--per-file] [--max-tokens N] [--min-tokens N] [--lines N] [--seed N]
+      Bits per byte of code files (folders recursively): static, adapted (causal) and whole-file;
+      and line completion (exact match, edit similarity) on N seeded target lines per file
+      (--lines, default 1; 0 skips it). --min-tokens skips shorter files.
 Options:
   --model DIR          model folder (default: the bundled models/fw-code-small)
   --provider P         auto | cuda | cpu (default auto: CUDA if it starts, else CPU)
   --threads N          onnxruntime threads per graph (default: onnxruntime's choice)
+  --precision P        fp32 | int8 (default fp32; int8 runs the folder's quantized graphs, as the extension does)
   --verbose            log the provider and timings to stderr
   -h, --help           this text`;
 
@@ -75,9 +80,13 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       'per-file': { type: 'boolean', default: false },
       'max-tokens': { type: 'string' },
+      'min-tokens': { type: 'string' },
+      lines: { type: 'string' },
+      seed: { type: 'string' },
       model: { type: 'string' },
       provider: { type: 'string', default: 'auto' },
       threads: { type: 'string' },
+      precision: { type: 'string', default: 'fp32' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -91,7 +100,13 @@ async function main(argv: string[]): Promise<number> {
   if (!['auto', 'cuda', 'cpu'].includes(provider))
     throw new UsageError(`--provider must be auto, cuda or cpu`);
   const threads = intOption(values.threads, 'threads');
+  const precision = values.precision as GraphPrecision;
+  if (precision !== 'fp32' && precision !== 'int8') throw new UsageError('--precision must be fp32 or int8');
   const maxTokens = intOption(values['max-tokens'], 'max-tokens');
+  const minTokens = intOption(values['min-tokens'], 'min-tokens') ?? 0;
+  const linesPerFile = intOption(values.lines, 'lines') ?? 1;
+  const seed = intOption(values.seed, 'seed') ?? 0;
+  if (linesPerFile < 0) throw new UsageError('--lines must be 0 or more');
   const modelDir = values.model ? path.resolve(values.model) : defaultModelDir(packageRoot());
   const verbose = values.verbose;
   const log = (msg: string): void => {
@@ -108,7 +123,16 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError('eval needs at least one PATH');
   }
 
-  const rtOptions: { modelDir: string; provider: ProviderChoice; threads?: number } = { modelDir, provider };
+  const rtOptions: {
+    modelDir: string;
+    provider: ProviderChoice;
+    threads?: number;
+    precision: GraphPrecision;
+  } = {
+    modelDir,
+    provider,
+    precision,
+  };
   if (threads !== undefined) rtOptions.threads = threads;
   const rt = await FastWeightsRuntime.load(rtOptions);
   try {
@@ -168,16 +192,20 @@ async function main(argv: string[]): Promise<number> {
     const scores: FileScore[] = [];
     for (const file of files) {
       const text = fs.readFileSync(file, 'utf8');
-      const evalOptions: Parameters<typeof evaluateText>[2] = {};
+      if (minTokens > 0 && rt.tokenizer.encode(text).length < minTokens) continue;
+      const evalOptions: Parameters<typeof evaluateText>[2] = { perToken: false };
       if (maxTokens !== undefined) evalOptions.maxTokens = maxTokens;
       const s = await evaluateText(rt, text, evalOptions);
       s.file = file;
+      if (linesPerFile > 0) s.lines = await evaluateLines(rt, text, { perFile: linesPerFile, seed });
       scores.push(s);
       log(
         `${file}: ${s.tokens} tokens, static ${(s.staticBits / Math.max(1, s.bytes)).toFixed(4)} ` +
-          `adapted ${((s.adaptedBits ?? 0) / Math.max(1, s.bytes)).toFixed(4)} bits/byte (${s.ms.toFixed(0)} ms)`,
+          `adapted ${((s.adaptedBits ?? 0) / Math.max(1, s.bytes)).toFixed(4)} bits/byte (${s.ms.toFixed(0)} ms)` +
+          (s.lines?.length ? `; ${s.lines.length} line(s)` : ''),
       );
     }
+    if (scores.length === 0) throw new UsageError(`no file has ${minTokens} tokens or more`);
     const summary = summarise(rt, scores, values['per-file']);
     if (values.json) {
       console.log(JSON.stringify(summary, null, 2));
@@ -193,6 +221,17 @@ async function main(argv: string[]): Promise<number> {
       console.log(
         `adapted (whole file)   ${f(summary.adapted_whole_file.bits_per_byte)} bits/byte  (${summary.gain.whole_file_bits_per_byte_pct.toFixed(2)}% lower)`,
       );
+      if (summary.lines) {
+        const pct = (x: number | undefined): string => (x ?? 0).toFixed(2);
+        console.log(`line completion, ${summary.lines.targets} targets: exact match / edit similarity`);
+        for (const [name, m] of [
+          ['static', summary.static],
+          ['adapted (causal)', summary.adapted],
+          ['adapted (whole file)', summary.adapted_whole_file],
+        ] as const) {
+          console.log(`  ${name.padEnd(21)}${pct(m.line_exact_match)}% / ${pct(m.line_edit_similarity)}`);
+        }
+      }
       if (summary.per_file) {
         for (const p of summary.per_file) {
           console.log(

@@ -13,6 +13,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FastWeightsRuntime, log2Prob } from './runtime';
 import { FastWeightState } from './fastWeights';
+import { completeLine } from './decoder';
+import { DocumentState } from './documentState';
 
 export interface FileScore {
   file?: string;
@@ -22,6 +24,18 @@ export interface FileScore {
   adaptedBits?: number;
   wholeFileBits?: number;
   ms: number;
+  /** Line-completion results (evaluateLines), when computed. */
+  lines?: LineResult[];
+  /** Per scored token (options.perToken): where the gain panel finds which lines adaptation helps. */
+  perToken?: TokenScores;
+}
+
+/** Position i scores the file's i-th token: its UTF-8 byte length and its bits under each state. */
+export interface TokenScores {
+  bytes: Uint32Array;
+  staticBits: Float32Array;
+  adaptedBits?: Float32Array;
+  wholeFileBits?: Float32Array;
 }
 
 export interface EvaluateOptions {
@@ -42,6 +56,8 @@ export interface EvaluateOptions {
    * (needs only the three basic graphs); 'auto' (default): fast_chunk when the model folder has it.
    */
   method?: 'auto' | 'fast_chunk' | 'per_token';
+  /** Also return per-token bytes and bits in `perToken` (default true: a few arrays of file length). */
+  perToken?: boolean;
 }
 
 export class EvaluationCancelled extends Error {
@@ -85,6 +101,8 @@ export async function evaluateText(
     return rt.scheduler.run(priority, fn);
   };
   const result: FileScore = { tokens: n, bytes, staticBits: 0, ms: 0 };
+  const per = (options.perToken ?? true) ? newTokenScores(rt, fileIds, doAdapted, doWhole) : undefined;
+  if (per) result.perToken = per;
   if (n === 0) {
     if (doAdapted) result.adaptedBits = 0;
     if (doWhole) result.wholeFileBits = 0;
@@ -110,7 +128,11 @@ export async function evaluateText(
     const logits = await unit(() =>
       rt.head(hidden.subarray(start * d, (start + len) * d), len, rt.zeroState()),
     );
-    for (let i = 0; i < len; i++) result.staticBits -= log2Prob(logits, i, V, ids[start + i + 1]!);
+    for (let i = 0; i < len; i++) {
+      const bits = -log2Prob(logits, i, V, ids[start + i + 1]!);
+      result.staticBits += bits;
+      if (per) per.staticBits[start + i] = bits;
+    }
   }
   if (!doAdapted && !doWhole) {
     result.ms = performance.now() - t0;
@@ -159,7 +181,12 @@ export async function evaluateText(
       let causalBits = 0;
       if (doAdapted || (doWhole && !f)) {
         const logits = await unit(() => rt.fastChunk(h, targets, ones, [L], past));
-        for (let i = 0; i < len; i++) causalBits -= log2Prob(logits, i, V, targets[i]!);
+        for (let i = 0; i < len; i++) {
+          const bits = -log2Prob(logits, i, V, targets[i]!);
+          causalBits += bits;
+          if (per?.adaptedBits) per.adaptedBits[a + i] = bits;
+          if (per?.wholeFileBits && !f) per.wholeFileBits[a + i] = bits;
+        }
         if (doAdapted) adaptedBits += causalBits;
       }
       if (doWhole) {
@@ -169,7 +196,11 @@ export async function evaluateText(
           coef.set(past, 0);
           for (let i = 0; i < len; i++) coef[len + i] = Math.pow(lam, starts[j + 2]! - (a + i));
           const logits = await unit(() => rt.fastChunk(h, targets, ones, [L, f], coef));
-          for (let i = 0; i < len; i++) wholeBits -= log2Prob(logits, i, V, targets[i]!);
+          for (let i = 0; i < len; i++) {
+            const bits = -log2Prob(logits, i, V, targets[i]!);
+            wholeBits += bits;
+            if (per?.wholeFileBits) per.wholeFileBits[a + i] = bits;
+          }
         } else {
           wholeBits += causalBits; // no chunk two on: the whole-file state is the causal one
         }
@@ -206,8 +237,12 @@ export async function evaluateText(
         const ct = needC ? await rt.contribution(h, [target], ONE) : undefined;
         return [la, lw, ct] as const;
       });
-      if (la) adaptedBits -= log2Prob(la, 0, V, target);
-      if (lw) wholeBits -= log2Prob(lw, 0, V, target);
+      const aBits = la ? -log2Prob(la, 0, V, target) : 0;
+      const wBits = lw === la ? aBits : lw ? -log2Prob(lw, 0, V, target) : 0;
+      adaptedBits += aBits;
+      wholeBits += wBits;
+      if (per?.adaptedBits) per.adaptedBits[t] = aBits;
+      if (per?.wholeFileBits) per.wholeFileBits[t] = wBits;
       if (ct) L.axpby(lam, ct, 1);
       if (options.onProgress && t % 64 === 0) options.onProgress(t + 1, n);
     }
@@ -219,14 +254,32 @@ export async function evaluateText(
   return result;
 }
 
+function newTokenScores(
+  rt: FastWeightsRuntime,
+  fileIds: readonly number[],
+  adapted: boolean,
+  wholeFile: boolean,
+): TokenScores {
+  const n = fileIds.length;
+  const scores: TokenScores = {
+    bytes: Uint32Array.from(fileIds, (id) => rt.tokenizer.tokenBytes(id).length),
+    staticBits: new Float32Array(n),
+  };
+  if (adapted) scores.adaptedBits = new Float32Array(n);
+  if (wholeFile) scores.wholeFileBits = new Float32Array(n);
+  return scores;
+}
+
 export interface EvaluationSummary {
   files: number;
   tokens: number;
   bytes: number;
-  static: { bits_per_byte: number };
-  adapted: { bits_per_byte: number };
-  adapted_whole_file: { bits_per_byte: number };
+  static: ModeSummary;
+  adapted: ModeSummary;
+  adapted_whole_file: ModeSummary;
   gain: { bits_per_byte_pct: number; whole_file_bits_per_byte_pct: number };
+  /** Line completion: number of targets and how they were drawn (when lines were evaluated). */
+  lines?: { targets: number; per_file: number; seed: number };
   model: string;
   provider: string;
   seconds: number;
@@ -238,6 +291,13 @@ export interface EvaluationSummary {
     adapted_bits_per_byte: number;
     adapted_whole_file_bits_per_byte: number;
   }[];
+}
+
+/** Bits per byte of one state; line metrics (percent, 0-100) when lines were evaluated. */
+export interface ModeSummary {
+  bits_per_byte: number;
+  line_exact_match?: number;
+  line_edit_similarity?: number;
 }
 
 export function summarise(rt: FastWeightsRuntime, scores: FileScore[], perFile = false): EvaluationSummary {
@@ -260,6 +320,22 @@ export function summarise(rt: FastWeightsRuntime, scores: FileScore[], perFile =
     provider: rt.info.provider,
     seconds: scores.reduce((a, s) => a + s.ms, 0) / 1000,
   };
+  const lines = scores.flatMap((s) => s.lines ?? []);
+  if (scores.some((s) => s.lines !== undefined)) {
+    const modes = {
+      static: summary.static,
+      adapted: summary.adapted,
+      adapted_whole_file: summary.adapted_whole_file,
+    };
+    for (const [mode, target] of Object.entries(modes) as [LineMode, ModeSummary][]) {
+      const rows = lines.filter((l) => l[mode] !== undefined);
+      const mean = (f: (o: LineOutcome) => number): number =>
+        rows.length ? rows.reduce((a, l) => a + f(l[mode]!), 0) / rows.length : 0;
+      target.line_exact_match = mean((o) => (o.exact ? 100 : 0));
+      target.line_edit_similarity = mean((o) => o.editSimilarity);
+    }
+    summary.lines = { targets: lines.length, per_file: lineOptionsUsed.perFile, seed: lineOptionsUsed.seed };
+  }
   if (perFile) {
     summary.per_file = scores.map((s) => ({
       file: s.file ?? '',
@@ -297,4 +373,188 @@ export function collectCodeFiles(paths: readonly string[]): string[] {
     else walk(p);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Line completion (CodeXGLUE convention): from the cursor to the end of the line, greedy decoding with the
+// runtime's decoder; exact match = the whitespace-split tokens are equal, edit similarity = Levenshtein ratio
+// x 100 (substitutions cost 2, as fuzzywuzzy's ratio), both on the stripped strings. Targets are drawn by the
+// same rule as training/line_completion.py (so both pick the same cursors):
+// - a line is non-trivial when its stripped text has at least 8 characters, one a letter or digit;
+// - cursor candidates: after the indentation, at the end of a run of letters where the next character is
+//   neither a letter nor a digit (a pre-token boundary of the byte-level BPE), with at least 4 non-space
+//   characters left on the line;
+// - per file, mulberry32 seeded with fnv1a32(UTF-8 text) XOR seed draws distinct lines, then one cursor each.
+// Offsets count Unicode code points (as Python does). States: static = zero; causal and whole file come from a
+// DocumentState built on the document with the rest of the target line removed (what the editor holds before the
+// line is typed), queried at the cursor like the extension does.
+
+export type LineMode = 'static' | 'adapted' | 'adapted_whole_file';
+
+export interface LineOutcome {
+  prediction: string;
+  exact: boolean;
+  editSimilarity: number;
+}
+
+export interface LineResult {
+  /** Cursor offset in code points. */
+  offset: number;
+  truth: string;
+  static: LineOutcome;
+  adapted?: LineOutcome;
+  adapted_whole_file?: LineOutcome;
+}
+
+export interface LineOptions {
+  /** Targets per file (default 1). */
+  perFile?: number;
+  /** Seed mixed into each file's generator (default 0). */
+  seed?: number;
+  /** Also decode with the causal state (default true). */
+  causal?: boolean;
+  priority?: 'foreground' | 'background';
+}
+
+/** What the last evaluateLines call used (reported by summarise). */
+const lineOptionsUsed = { perFile: 1, seed: 0 };
+
+const MIN_LINE_CHARS = 8;
+const MIN_REST_CHARS = 4;
+const LETTER = /^\p{L}$/u;
+const ALNUM = /^[\p{L}\p{Nd}]$/u;
+const SPACE = /^\s$/u;
+
+export function fnv1a32(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Cursor candidates per non-trivial line, as code-point offsets. */
+export function lineCandidates(cps: readonly string[]): number[][] {
+  const out: number[][] = [];
+  let start = 0;
+  while (start <= cps.length) {
+    let nl = cps.indexOf('\n', start);
+    if (nl < 0) nl = cps.length;
+    let end = nl;
+    if (end > start && cps[end - 1] === '\r') end--;
+    const body = cps.slice(start, end);
+    let lo = 0;
+    while (lo < body.length && SPACE.test(body[lo]!)) lo++;
+    let hi = body.length;
+    while (hi > lo && SPACE.test(body[hi - 1]!)) hi--;
+    const stripped = body.slice(lo, hi);
+    if (stripped.length >= MIN_LINE_CHARS && stripped.some((c) => ALNUM.test(c))) {
+      const cursors: number[] = [];
+      let restNonSpace = 0; // non-space characters from i to the end of the line
+      const rest: number[] = new Array<number>(body.length + 1).fill(0);
+      for (let i = body.length - 1; i >= 0; i--) {
+        if (!SPACE.test(body[i]!)) restNonSpace++;
+        rest[i] = restNonSpace;
+      }
+      for (let i = lo + 1; i < body.length; i++) {
+        if (LETTER.test(body[i - 1]!) && !ALNUM.test(body[i]!) && rest[i]! >= MIN_REST_CHARS) {
+          cursors.push(start + i);
+        }
+      }
+      if (cursors.length) out.push(cursors);
+    }
+    start = nl + 1;
+  }
+  return out;
+}
+
+/** Cursor offsets (code points) of `count` targets in a file, sorted. */
+export function sampleLineTargets(text: string, count: number, seed = 0): number[] {
+  const cps = Array.from(text);
+  const cands = lineCandidates(cps);
+  const rng = mulberry32((fnv1a32(Buffer.from(text, 'utf8')) ^ seed) >>> 0);
+  const chosen: number[] = [];
+  const used = new Set<number>();
+  for (let n = 0; n < Math.min(count, cands.length); n++) {
+    let k = Math.floor(rng() * cands.length);
+    while (used.has(k)) k = (k + 1) % cands.length;
+    used.add(k);
+    const cursors = cands[k]!;
+    chosen.push(cursors[Math.floor(rng() * cursors.length)]!);
+  }
+  return chosen.sort((a, b) => a - b);
+}
+
+function indelDistance(a: readonly string[], b: readonly string[]): number {
+  let prev = new Array<number>(b.length + 1).fill(0);
+  for (const ca of a) {
+    const cur = [0];
+    for (let j = 1; j <= b.length; j++) {
+      cur.push(ca === b[j - 1] ? prev[j - 1]! + 1 : Math.max(prev[j]!, cur[j - 1]!));
+    }
+    prev = cur;
+  }
+  return a.length + b.length - 2 * prev[b.length]!;
+}
+
+/** Levenshtein ratio x 100 with substitutions costing 2 (fuzzywuzzy's ratio), on the stripped strings. */
+export function editSimilarity(prediction: string, truth: string): number {
+  const a = Array.from(prediction.trim());
+  const b = Array.from(truth.trim());
+  const total = a.length + b.length;
+  return total === 0 ? 100 : (100 * (total - indelDistance(a, b))) / total;
+}
+
+export function lineExactMatch(prediction: string, truth: string): boolean {
+  const p = prediction.split(/\s+/u).filter(Boolean);
+  const t = truth.split(/\s+/u).filter(Boolean);
+  return p.length === t.length && p.every((w, i) => w === t[i]);
+}
+
+/** Completes each sampled target line of `text` with the static, causal and whole-file states. */
+export async function evaluateLines(
+  rt: FastWeightsRuntime,
+  text: string,
+  options: LineOptions = {},
+): Promise<LineResult[]> {
+  const perFile = options.perFile ?? 1;
+  const seed = options.seed ?? 0;
+  lineOptionsUsed.perFile = perFile;
+  lineOptionsUsed.seed = seed;
+  const priority = options.priority ?? 'foreground';
+  const cps = Array.from(text);
+  const results: LineResult[] = [];
+  for (const cursor of sampleLineTargets(text, perFile, seed)) {
+    let end = cps.indexOf('\n', cursor);
+    if (end < 0) end = cps.length;
+    if (end > cursor && cps[end - 1] === '\r') end--;
+    const prefix = cps.slice(0, cursor).join('');
+    const truth = cps.slice(cursor, end).join('');
+    const masked = prefix + cps.slice(end).join('');
+    const outcome = async (state?: FastWeightState): Promise<LineOutcome> => {
+      const c = await completeLine(rt, prefix, state ? { state, priority } : { priority });
+      return {
+        prediction: c.text,
+        exact: lineExactMatch(c.text, truth),
+        editSimilarity: editSimilarity(c.text, truth),
+      };
+    };
+    const row: LineResult = { offset: cursor, truth, static: await outcome() };
+    const doc = new DocumentState(rt);
+    await doc.rebuild(masked, { priority });
+    const t = doc.positionForPrefix(prefix);
+    if (options.causal ?? true) row.adapted = await outcome(doc.stateAt(t, 'causal'));
+    row.adapted_whole_file = await outcome(doc.stateAt(t, 'whole_file'));
+    results.push(row);
+  }
+  return results;
 }

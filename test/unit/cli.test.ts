@@ -1,6 +1,14 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
+import {
+  editSimilarity,
+  fnv1a32,
+  lineExactMatch,
+  mulberry32,
+  sampleLineTargets,
+} from '../../src/runtime/evaluate';
 import { FIXTURES, ROOT, modelDir } from './helpers';
 
 const CLI = path.join(ROOT, 'out', 'cli.js');
@@ -34,6 +42,19 @@ describe('fastweights CLI', () => {
     const expectPct =
       ((out.static.bits_per_byte - out.adapted.bits_per_byte) / out.static.bits_per_byte) * 100;
     assert.ok(Math.abs(out.gain.bits_per_byte_pct - expectPct) < 1e-9);
+  });
+
+  it('eval --json reports line completion for the static and whole-file states', () => {
+    const r = cli(['eval', '--json', '--lines', '1', path.join(FIXTURES, 'sample.py')]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, Record<string, number>>;
+    assert.equal(out['lines']!['targets'], 1);
+    for (const mode of ['static', 'adapted', 'adapted_whole_file']) {
+      const em = out[mode]!['line_exact_match']!;
+      const es = out[mode]!['line_edit_similarity']!;
+      assert.ok(em === 0 || em === 100, `${mode} exact match of one target`);
+      assert.ok(es >= 0 && es <= 100, `${mode} edit similarity`);
+    }
   });
 
   it('eval walks folders and prints a table without --json', () => {
@@ -75,5 +96,23 @@ describe('fastweights CLI', () => {
     const bad = cli(['eval', FIXTURES, '--model', '/nonexistent/model']);
     assert.equal(bad.code, 3);
     assert.match(bad.stderr, /does not exist/);
+  });
+
+  it('line targets, generator and metrics match training/line_completion.py', () => {
+    // Values printed by the Python module for the same inputs: both sides must pick the same cursors.
+    assert.equal(fnv1a32(Buffer.from('hello')), 1335831723);
+    const rng = mulberry32(1335831723);
+    for (const want of [0.6311965801287442, 0.7983490515034646, 0.30862852558493614]) {
+      assert.ok(Math.abs(rng() - want) < 1e-15);
+    }
+    const ts = fs.readFileSync(path.join(FIXTURES, 'sample.ts'), 'utf8');
+    const py = fs.readFileSync(path.join(FIXTURES, 'sample.py'), 'utf8');
+    assert.deepEqual(sampleLineTargets(ts, 3, 0), [483, 601, 628]);
+    assert.deepEqual(sampleLineTargets(ts, 2, 7), [249, 574]);
+    assert.deepEqual(sampleLineTargets(py, 3, 0), [36, 82, 176]);
+    assert.deepEqual(sampleLineTargets(py, 2, 7), [62, 225]);
+    assert.equal(editSimilarity(' foo(bar) ', 'foo(baz)'), 87.5);
+    assert.ok(lineExactMatch('a  b', 'a b '));
+    assert.ok(!lineExactMatch('a b', 'a c'));
   });
 });

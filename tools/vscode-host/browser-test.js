@@ -7,23 +7,30 @@
 //
 // Two rounds: the first (cold) waits for activation and model start-up, re-asking with Alt+\ as a person
 // would; the second (warm) measures the time from the last keystroke to ghost text, in the page's own clock.
-// Writes PNG screenshots and browser-test.json into the output folder.
+// Then the adaptation gain panel (browser-panel.js): screenshots in a dark, a light and a high-contrast theme,
+// a click on its chart, its reset button. Writes PNG screenshots and browser-test.json into the output folder.
 const fs = require('fs');
 const path = require('path');
 const util = require('util');
 const { startServer, workbenchUrl, makeRunDir, HERE } = require('./server');
 const { launchBrowser, waitForWorkbench, screenshot } = require('./browser');
+const { exercisePanel } = require('./browser-panel');
 
 const REPO = path.resolve(HERE, '..', '..');
 const GHOST = '.ghost-text-decoration';
 const TYPE_DELAY_MS = 40; // between keystrokes, a quick typist
 const COLD_TIMEOUT_MS = Number(process.env.FASTWEIGHTS_BROWSER_COLD_TIMEOUT_MS || 180000);
 const WARM_TIMEOUT_MS = Number(process.env.FASTWEIGHTS_BROWSER_WARM_TIMEOUT_MS || 30000);
+const PANEL_TIMEOUT_MS = Number(process.env.FASTWEIGHTS_BROWSER_PANEL_TIMEOUT_MS || 120000);
 
 const ARTIFACTS = [
   'browser-ghost-cold.png',
   'browser-ghost-text.png',
   'browser-accepted.png',
+  'gain-panel-dark.png',
+  'gain-panel-light.png',
+  'gain-panel-high-contrast.png',
+  'gain-panel-after-reset.png',
   'browser-failure.png',
   'browser-test.json',
   'browser-logs',
@@ -118,7 +125,10 @@ async function main() {
   let context;
   let page;
   try {
-    context = await launchBrowser(path.join(base, 'chromium-profile'));
+    // Tall enough that the gain panel's screenshots show all of it.
+    context = await launchBrowser(path.join(base, 'chromium-profile'), {
+      viewport: { width: 1400, height: 1300 },
+    });
     page = context.pages()[0] || (await context.newPage());
     await page.goto(workbenchUrl(server));
     await waitForWorkbench(page);
@@ -185,6 +195,8 @@ async function main() {
         `Tab did not insert the suggestion: expected ${JSON.stringify(expected.trim())}, saved ${JSON.stringify(line)}`,
       );
     }
+
+    await exercisePanel(page, opts.out, result, PANEL_TIMEOUT_MS);
     result.ok = true;
   } catch (e) {
     result.ok = false;
