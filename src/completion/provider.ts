@@ -1,11 +1,16 @@
 /**
- * The VS Code adapter: inline completion items from the runtime, with a short debounce, cancellation,
- * the typing-through cache and the per-document fast-weight state.
+ * The VS Code adapter: turns the editor's inline-completion requests into pipeline requests (pipeline.ts
+ * does the work) and the pipeline's suggestion into an InlineCompletionItem whose range covers the closing
+ * characters it replaces and whose command reports the accept.
  */
 import * as vscode from 'vscode';
-import { ModelClient, RequestCancelled } from '../host/client';
-import { SuggestionCache } from './cache';
-import { fitSuggestion, isRepetition, shouldSuggest } from './policy';
+import type { ModelClient } from '../host/client';
+import { DocumentSnapshot } from './context';
+import { modelFromClient } from './generate';
+import { CompletionPipeline, Outcome } from './pipeline';
+import { CompletionSettings, DEFAULT_SETTINGS, TriggerMode } from './settings';
+import type { CompletionStats } from './stats';
+import { whenCancelled } from './cancellation';
 
 export interface CompletionRecord {
   uri: string;
@@ -13,9 +18,10 @@ export interface CompletionRecord {
   character: number;
   text: string;
   fromCache: boolean;
-  adapted: boolean;
-  stateTokens: number;
-  tokens: number;
+  /** The suggestion (generation) it belongs to: typing through it keeps the id. */
+  id: number;
+  /** Document version the suggestion was made for (the editor's version when it was shown). */
+  version: number;
   ms: number;
   at: number;
 }
@@ -25,103 +31,100 @@ export interface ProviderHost {
   /** Resolves when the current model load has finished (successfully or not). */
   ready(): Promise<void>;
   log: vscode.LogOutputChannel;
+  stats: CompletionStats;
   onCompletion?: (record: CompletionRecord) => void;
 }
 
-/** Bytes of the document before the cursor fed to the prompt builder at most. */
-const MAX_PREFIX_CHARS = 16384;
+/** The command each item carries: VS Code runs it after the item was accepted in full. */
+export const ACCEPTED_COMMAND = 'fastweights.suggestionAccepted';
+
+/** `fastweights.*` settings as the pipeline wants them. */
+export function readSettings(): CompletionSettings {
+  const c = vscode.workspace.getConfiguration('fastweights');
+  return {
+    enable: c.get<Record<string, boolean>>('enable', DEFAULT_SETTINGS.enable),
+    triggerMode: c.get<TriggerMode>('triggerMode', DEFAULT_SETTINGS.triggerMode),
+    debounceMs: Math.max(0, c.get<number>('debounceMs', DEFAULT_SETTINGS.debounceMs)),
+    maxLines: Math.max(1, Math.floor(c.get<number>('maxLines', DEFAULT_SETTINGS.maxLines))),
+    minConfidence: DEFAULT_SETTINGS.minConfidence,
+  };
+}
+
+export function snapshotOf(document: vscode.TextDocument, position: vscode.Position): DocumentSnapshot {
+  return {
+    uri: document.uri.toString(),
+    languageId: document.languageId,
+    text: document.getText(),
+    cursor: document.offsetAt(position),
+  };
+}
 
 export class FastWeightsInlineProvider implements vscode.InlineCompletionItemProvider {
-  private readonly cache = new SuggestionCache();
-  /** Wait after a keystroke before asking the model (a newer keystroke cancels the request). */
-  debounceMs = 60;
-  maxTokens = 48;
+  readonly pipeline: CompletionPipeline;
 
-  constructor(private readonly host: ProviderHost) {}
+  constructor(private readonly host: ProviderHost) {
+    this.pipeline = new CompletionPipeline({
+      model: modelFromClient(() => host.client()),
+      settings: readSettings,
+      stats: host.stats,
+      log: (m) => host.log.error(m),
+    });
+  }
 
   clearCache(uri?: string): void {
-    this.cache.clear(uri);
+    this.pipeline.clear(uri);
   }
 
   async provideInlineCompletionItems(
     document: vscode.TextDocument,
     position: vscode.Position,
-    _context: vscode.InlineCompletionContext,
+    context: vscode.InlineCompletionContext,
     token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionItem[] | undefined> {
-    let client = this.host.client();
-    if (!client?.info) {
+    if (!this.host.client()?.info) {
       // Typed before the model finished loading: wait for it rather than drop the request, since the
       // editor does not ask again until the next keystroke.
-      await Promise.race([this.host.ready(), whenCancelled(token)]);
-      client = this.host.client();
-      if (token.isCancellationRequested || !client?.info) return undefined;
+      const cancelled = whenCancelled(token);
+      await Promise.race([this.host.ready(), cancelled.promise]);
+      cancelled.dispose();
+      if (token.isCancellationRequested || !this.host.client()?.info) return undefined;
     }
+    const version = document.version;
+    const kind = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? 'manual' : 'automatic';
     const t0 = performance.now();
-    const line = document.lineAt(position.line).text;
-    const lineSuffix = line.slice(position.character);
-    if (!shouldSuggest(lineSuffix)) return undefined;
-    const uri = document.uri.toString();
-    const start = document.positionAt(Math.max(0, document.offsetAt(position) - MAX_PREFIX_CHARS));
-    const prefix = document.getText(new vscode.Range(start, position));
-    const linePrefix = line.slice(0, position.character);
-
-    let text = this.cache.lookup(uri, prefix);
-    const fromCache = text !== undefined;
-    let tokens = 0;
-    let stateTokens = 0;
-    let timing = 'cache';
-    if (text === undefined) {
-      if (this.debounceMs > 0) await new Promise((r) => setTimeout(r, this.debounceMs));
-      if (token.isCancellationRequested) return undefined;
-      try {
-        const c = await client.complete(uri, prefix, this.maxTokens, token);
-        if (c.cancelled) return undefined;
-        text = c.text;
-        tokens = c.tokens;
-        stateTokens = c.stateTokens;
-        timing =
-          `wait ${c.waitMs.toFixed(0)} ms, prefill ${c.promptTokens} tokens (${c.cachedPromptTokens} cached) ` +
-          `${c.prefillMs.toFixed(0)} ms, ` +
-          `${c.tokens} tokens ${c.decodeMs.toFixed(0)} ms, state ${c.stateTokens} tokens`;
-      } catch (err) {
-        if (!(err instanceof RequestCancelled)) {
-          this.host.log.error(`completion failed: ${err instanceof Error ? err.message : String(err)}`);
-        }
-        return undefined;
-      }
-      this.cache.store(uri, prefix, text);
+    const outcome: Outcome = await this.pipeline.provide(snapshotOf(document, position), kind, token);
+    if (outcome.kind !== 'shown') {
+      this.host.log.trace(
+        `no completion at ${position.line + 1}:${position.character + 1}: ${outcome.reason}`,
+      );
+      return undefined;
     }
-    const fitted = fitSuggestion(text, lineSuffix);
+    // The document moved on while the model ran: this suggestion is for text that is gone.
+    if (token.isCancellationRequested || document.version !== version) return undefined;
+    const s = outcome.suggestion;
     const ms = performance.now() - t0;
     this.host.log.trace(
-      `completion at ${position.line + 1}:${position.character + 1}: ${JSON.stringify(text)} ` +
-        `(${timing}; ${ms.toFixed(0)} ms in all)`,
+      `completion at ${position.line + 1}:${position.character + 1}: ${JSON.stringify(s.text)} ` +
+        `(${s.fromCache ? 'cache' : 'model'}, ${ms.toFixed(0)} ms)`,
     );
-    if (!fitted || isRepetition(fitted.text, linePrefix) || token.isCancellationRequested) return undefined;
     this.host.onCompletion?.({
-      uri,
+      uri: s.uri,
       line: position.line,
       character: position.character,
-      text: fitted.text,
-      fromCache,
-      adapted: stateTokens > 0,
-      stateTokens,
-      tokens,
+      text: s.text,
+      fromCache: s.fromCache,
+      id: s.id,
+      version,
       ms,
       at: Date.now(),
     });
-    const range = new vscode.Range(position, position.translate(0, fitted.replaceSuffix));
-    return [new vscode.InlineCompletionItem(fitted.text, range)];
+    const range = new vscode.Range(position, document.positionAt(s.replaceEnd));
+    return [
+      new vscode.InlineCompletionItem(s.text, range, {
+        command: ACCEPTED_COMMAND,
+        title: 'Suggestion accepted',
+        arguments: [s.id, s.uri, s.text.length],
+      }),
+    ];
   }
-}
-
-function whenCancelled(token: vscode.CancellationToken): Promise<void> {
-  return new Promise((resolve) => {
-    if (token.isCancellationRequested) resolve();
-    const sub = token.onCancellationRequested(() => {
-      sub.dispose();
-      resolve();
-    });
-  });
 }

@@ -1,8 +1,10 @@
 import * as assert from 'node:assert/strict';
-import { SuggestionCache } from '../../src/completion/cache';
-import { fitSuggestion, isRepetition, shouldSuggest } from '../../src/completion/policy';
+import { linesAllowed, shouldSuggest } from '../../src/completion/policy';
+import { decideTrigger } from '../../src/completion/trigger';
+import { DEFAULT_SETTINGS, isEnabledFor } from '../../src/completion/settings';
+import { contextAt } from './completionContext';
 
-describe('completion policy', () => {
+describe('completion policy: where and how much', () => {
   it('suggests at the end of a line or before closing characters only', () => {
     assert.ok(shouldSuggest(''));
     assert.ok(shouldSuggest('   '));
@@ -12,33 +14,31 @@ describe('completion policy', () => {
     assert.ok(!shouldSuggest(' + b'));
   });
 
-  it('drops empty suggestions and trailing spaces', () => {
-    assert.equal(fitSuggestion('   ', ''), undefined);
-    assert.deepEqual(fitSuggestion('return x;  ', ''), { text: 'return x;', replaceSuffix: 0 });
-  });
-
-  it('replaces closers the suggestion already contains instead of doubling them', () => {
-    assert.deepEqual(fitSuggestion('a, b);', ');'), { text: 'a, b);', replaceSuffix: 2 });
-    assert.deepEqual(fitSuggestion('a, b)', ')'), { text: 'a, b)', replaceSuffix: 1 });
-    assert.deepEqual(fitSuggestion('a, b', ')'), { text: 'a, b', replaceSuffix: 0 });
-  });
-
-  it('spots a suggestion that only repeats the line', () => {
-    assert.ok(isRepetition('console.log(x)', '  console.log(x)'));
-    assert.ok(!isRepetition('x', 'x'));
+  it('goes multi-line only on an empty line or after a block opener', () => {
+    assert.equal(linesAllowed(contextAt('function f() {\n  |\n}'), 6), 6);
+    assert.equal(linesAllowed(contextAt('function f() {|\n}'), 6), 6);
+    assert.equal(linesAllowed(contextAt('def f(x):|\n', 'python'), 6), 6);
+    assert.equal(linesAllowed(contextAt('const x = foo(|);'), 6), 1);
+    assert.equal(linesAllowed(contextAt('  return a|'), 6), 1);
+    assert.equal(linesAllowed(contextAt('function f() {\n  |\n}'), 1), 1, 'maxLines 1 keeps one line');
   });
 });
 
-describe('suggestion cache', () => {
-  it('serves the rest of a suggestion while the user types it', () => {
-    const c = new SuggestionCache();
-    c.store('doc', 'const x = ', 'foo(bar);');
-    assert.equal(c.lookup('doc', 'const x = '), 'foo(bar);');
-    assert.equal(c.lookup('doc', 'const x = fo'), 'o(bar);');
-    assert.equal(c.lookup('doc', 'const x = foo(bar);'), undefined);
-    assert.equal(c.lookup('doc', 'const x = fx'), undefined);
-    assert.equal(c.lookup('other', 'const x = fo'), undefined);
-    c.clear('doc');
-    assert.equal(c.lookup('doc', 'const x = fo'), undefined);
+describe('trigger stage', () => {
+  it('reads the per-language enable map: a language entry wins over "*"', () => {
+    assert.equal(isEnabledFor({ '*': true, markdown: false }, 'markdown'), false);
+    assert.equal(isEnabledFor({ '*': true, markdown: false }, 'python'), true);
+    assert.equal(isEnabledFor({ '*': false, python: true }, 'python'), true);
+    assert.equal(isEnabledFor({ '*': false }, 'typescript'), false);
+    assert.equal(isEnabledFor({}, 'typescript'), true);
+  });
+
+  it('in manual mode, only asked-for requests generate; typing keeps what is shown (cache only)', () => {
+    const manual = { ...DEFAULT_SETTINGS, triggerMode: 'manual' as const };
+    assert.equal(decideTrigger(manual, 'typescript', 'automatic'), 'cache-only');
+    assert.equal(decideTrigger(manual, 'typescript', 'manual'), 'go');
+    assert.equal(decideTrigger(DEFAULT_SETTINGS, 'typescript', 'automatic'), 'go');
+    const off = { ...DEFAULT_SETTINGS, enable: { '*': true, python: false } };
+    assert.equal(decideTrigger(off, 'python', 'manual'), 'off');
   });
 });

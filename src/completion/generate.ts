@@ -1,0 +1,78 @@
+/**
+ * Generation stage: one model request for the context, single- or multi-line, with a token that aborts
+ * decoding in the worker when it fires. The model is a port so the replay tool and tests can drive the
+ * pipeline with the same client the extension uses, or with a stand-in.
+ */
+import type { ModelClient } from '../host/client';
+import { RequestCancelled } from '../host/client';
+import type { CancellationSignal } from './cancellation';
+import type { CompletionContext } from './context';
+import { opensBlock } from './postprocess/scope';
+
+export interface GenerateRequest {
+  uri: string;
+  prefix: string;
+  maxTokens: number;
+  /** Lines the model may write (1: it stops at the end of the line). */
+  maxLines: number;
+  /** Multi-line: the model may stop at a line with less leading whitespace (the scope has ended). */
+  minIndent?: number;
+  /** Use the document's fast-weight state (false: the static model). */
+  adapt: boolean;
+}
+
+export interface Generated {
+  text: string;
+  tokens: number;
+  /** Tokens in the document state that was used (0: static). */
+  stateTokens: number;
+  /** Geometric-mean probability of the generated tokens (0..1): how sure the model was. */
+  confidence: number;
+  cancelled: boolean;
+}
+
+export interface CompletionModel {
+  generate(request: GenerateRequest, token: CancellationSignal): Promise<Generated>;
+}
+
+/** Token budgets: a line rarely needs more than 48; a block body gets twice that. */
+export const SINGLE_LINE_TOKENS = 48;
+export const MULTI_LINE_TOKENS = 96;
+
+export function generationRequest(ctx: CompletionContext, lines: number, adapt: boolean): GenerateRequest {
+  const request: GenerateRequest = {
+    uri: ctx.uri,
+    prefix: ctx.prefix,
+    maxTokens: lines > 1 ? MULTI_LINE_TOKENS : SINGLE_LINE_TOKENS,
+    maxLines: lines,
+    adapt,
+  };
+  // Decoding may stop where post-processing would cut anyway (postprocess/scope.ts): saves tokens.
+  if (lines > 1) request.minIndent = ctx.lineIndent.length + (opensBlock(ctx.linePrefix) ? 1 : 0);
+  return request;
+}
+
+/** The extension's model: the worker behind ModelClient (cancelled requests come back as cancelled). */
+export function modelFromClient(client: () => ModelClient | undefined): CompletionModel {
+  return {
+    async generate(r, token) {
+      const c = client();
+      if (!c) throw new Error('the model is not loaded');
+      try {
+        const out = await c.complete(r.uri, r.prefix, r.maxTokens, token, r.adapt, r.maxLines, r.minIndent);
+        return {
+          text: out.text,
+          tokens: out.tokens,
+          stateTokens: out.stateTokens,
+          confidence: out.tokens > 0 ? Math.exp(out.meanLogProb) : 0,
+          cancelled: out.cancelled,
+        };
+      } catch (e) {
+        if (e instanceof RequestCancelled) {
+          return { text: '', tokens: 0, stateTokens: 0, confidence: 0, cancelled: true };
+        }
+        throw e;
+      }
+    },
+  };
+}

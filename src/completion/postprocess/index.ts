@@ -1,0 +1,32 @@
+/**
+ * Post-processing stage: the model's raw text in, the suggestion to show (or why none) out. Each step is
+ * its own module; the order matters (cut to scope before looking for repeats, fit to the suffix last).
+ */
+import type { CompletionContext } from '../context';
+import { cleanText } from './clean';
+import { matchIndentation } from './indentation';
+import { cutRepeatOfFollowing, cutSelfRepetition, isRepetition } from './repetition';
+import { cutAtScopeEnd } from './scope';
+import { FittedSuggestion, fitToSuffix } from './suffix';
+
+export type DropReason = 'empty' | 'too-short' | 'repeats-line' | 'repeats-following' | 'only-suffix';
+
+/** Shorter suggestions save nothing: accepting one costs the same key as typing it. */
+const MIN_CHARS = 2;
+
+export type Processed = { ok: true; suggestion: FittedSuggestion } | { ok: false; reason: DropReason };
+
+/** `lines`: how many lines the suggestion may span here (1: cut at the end of the line). */
+export function postprocess(raw: string, ctx: CompletionContext, lines: number): Processed {
+  let text = cleanText(raw);
+  text = lines > 1 ? cutSelfRepetition(cutAtScopeEnd(text, ctx)) : text.split('\n')[0]!;
+  text = cleanText(matchIndentation(text, ctx.indent));
+  if (text.length === 0) return { ok: false, reason: 'empty' };
+  text = cutRepeatOfFollowing(text, ctx);
+  if (text.trim().length === 0) return { ok: false, reason: 'repeats-following' };
+  if (isRepetition(text, ctx.linePrefix)) return { ok: false, reason: 'repeats-line' };
+  const fitted = fitToSuffix(text, ctx.lineSuffix);
+  if (!fitted) return { ok: false, reason: 'only-suffix' };
+  if (text.length < MIN_CHARS) return { ok: false, reason: 'too-short' };
+  return { ok: true, suggestion: fitted };
+}

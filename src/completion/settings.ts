@@ -1,0 +1,34 @@
+/**
+ * The completion settings the pipeline reads on every request (the editor adapter maps `fastweights.*`
+ * configuration onto this; the replay tool passes its own).
+ */
+export type TriggerMode = 'automatic' | 'manual';
+
+export interface CompletionSettings {
+  /** Language id -> enabled; "*" is the default for languages without an entry. */
+  enable: Readonly<Record<string, boolean>>;
+  /** automatic: suggest while typing; manual: only when asked (command or Alt+\). */
+  triggerMode: TriggerMode;
+  /** Quiet time after a keystroke before the model is asked. */
+  debounceMs: number;
+  /** Most lines of a multi-line suggestion (1: single-line only). */
+  maxLines: number;
+  /** Suggestions the model is less sure of than this (geometric-mean token probability) are not shown. */
+  minConfidence: number;
+}
+
+export const DEFAULT_SETTINGS: CompletionSettings = {
+  enable: { '*': true },
+  triggerMode: 'automatic',
+  // Shorter than the gap between a steady typist's keys (100-200 ms), so a burst starts no generation while a
+  // pause shows text soon; `npm run replay -- FILES --debounce-sweep ...` measures the trade-off (README).
+  debounceMs: 75,
+  maxLines: 6,
+  // Chosen on the valid split with `npm run replay -- --json` (its confidence_curve); README, "Completions".
+  minConfidence: 0,
+};
+
+/** Whether suggestions are on for a language: its own entry wins over "*". */
+export function isEnabledFor(enable: Readonly<Record<string, boolean>>, languageId: string): boolean {
+  return enable[languageId] ?? enable['*'] ?? true;
+}

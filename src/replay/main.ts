@@ -1,0 +1,272 @@
+/**
+ * `npm run replay -- FILES... [--json]`: keystrokes saved by the completion pipeline on held-out code, static
+ * model vs. adapted (per-file fast weights), in one run.
+ *
+ * Scenario "edit": the user rewrites a region of whole lines in an existing file. The document holds the rest
+ * of the file around the region; the adapted run builds the file's fast-weight state from that document
+ * (without the region, so nothing of the answer leaks) before typing starts, and keeps it while the region
+ * is typed (the extension would rebuild it after pauses). The simulated user looks at every suggestion (see
+ * user.ts); the debounce runs on a virtual clock (counted in latency, not waited for), generation is real.
+ *
+ * Options: --json, --max-chars N (all regions together, default 3000), --files-limit N (default 15),
+ * --seed N (default 1), --max-lines N (default: the extension's), --debounce-ms N (default: the
+ * extension's), --abort-probes N (default 8), --model DIR, --min-confidence P (default: the
+ * extension's; suggestions less sure are not shown).
+ * --debounce-sweep 0,50,100 [--key-interval-ms 120]: instead of the replay, measure each debounce value in
+ * real time (sweep.ts).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ModelClient } from '../host/client';
+import { CancellationSource } from '../completion/cancellation';
+import { modelFromClient } from '../completion/generate';
+import { CompletionPipeline } from '../completion/pipeline';
+import { CompletionSettings, DEFAULT_SETTINGS } from '../completion/settings';
+import { CompletionStats, summariseLatency } from '../completion/stats';
+import { defaultModelDir } from '../runtime';
+import { listFiles, pickRegion, Region, seededRandom, shuffled } from './regions';
+import { emptyTally, Tally, typeRegion } from './session';
+import { debounceSweep } from './sweep';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    json: { type: 'boolean', default: false },
+    'max-chars': { type: 'string', default: '3000' },
+    'files-limit': { type: 'string', default: '15' },
+    seed: { type: 'string', default: '1' },
+    'max-lines': { type: 'string' },
+    'debounce-ms': { type: 'string' },
+    'abort-probes': { type: 'string', default: '8' },
+    'debounce-sweep': { type: 'string' },
+    'min-confidence': { type: 'string' },
+    'key-interval-ms': { type: 'string', default: '120' },
+    model: { type: 'string' },
+  },
+});
+
+const log = (m: string): void => {
+  process.stderr.write(`[replay] ${m}\n`);
+};
+
+const settings: CompletionSettings = {
+  ...DEFAULT_SETTINGS,
+  maxLines: values['max-lines'] !== undefined ? Number(values['max-lines']) : DEFAULT_SETTINGS.maxLines,
+  debounceMs:
+    values['debounce-ms'] !== undefined ? Number(values['debounce-ms']) : DEFAULT_SETTINGS.debounceMs,
+  minConfidence:
+    values['min-confidence'] !== undefined
+      ? Number(values['min-confidence'])
+      : DEFAULT_SETTINGS.minConfidence,
+};
+
+function chooseRegions(): Region[] {
+  const maxChars = Number(values['max-chars']);
+  const limit = Number(values['files-limit']);
+  const random = seededRandom(Number(values.seed));
+  const files = shuffled(listFiles(positionals), random);
+  const perFile = Math.max(80, Math.floor(maxChars / Math.max(1, limit)));
+  const regions: Region[] = [];
+  let total = 0;
+  for (const file of files) {
+    if (regions.length >= limit || total >= maxChars) break;
+    const r = pickRegion(file, fs.readFileSync(file, 'utf8'), Math.min(perFile, maxChars - total), random);
+    if (!r || r.text.trim().length === 0) continue;
+    regions.push(r);
+    total += r.text.length;
+  }
+  return regions;
+}
+
+function summary(t: Tally, stats: CompletionStats) {
+  const baseline = t.chars - t.autoChars;
+  const latency = summariseLatency(t.latencies);
+  const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    chars: t.chars,
+    keystrokes_without: baseline,
+    keystrokes_with: t.keys,
+    keystrokes_saved_pct: round((100 * (baseline - t.keys)) / Math.max(1, baseline)),
+    suggestions_shown: t.shown.size,
+    shown_per_100_chars: round((100 * t.shown.size) / Math.max(1, t.chars)),
+    acceptance_rate: round(t.accepted.size / Math.max(1, t.shown.size), 3),
+    accepts_full: t.accepts,
+    accepts_word: t.wordAccepts,
+    generations: t.generations,
+    latency_ms: { p50: round(latency?.p50 ?? 0, 0), p95: round(latency?.p95 ?? 0, 0) },
+    // Acceptance among the shown suggestions at least this confident (an estimate for a higher threshold:
+    // hiding one changes what comes after it).
+    confidence_curve: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7].map((min) => {
+      const kept = [...t.shown].filter((id) => (t.confidence.get(id) ?? 0) >= min);
+      const accepted = kept.filter((id) => t.accepted.has(id)).length;
+      return {
+        min_confidence: min,
+        shown: kept.length,
+        accepted,
+        acceptance_rate: round(accepted / Math.max(1, kept.length), 3),
+      };
+    }),
+    // What the extension's own statistics (the gain panel's numbers) say for the same run.
+    stats: stats.session(),
+  };
+}
+
+/** Starts long multi-line generations and cancels them: the worker must stop decoding and answer at once. */
+async function abortProbe(client: ModelClient, regions: Region[], probes: number) {
+  const times: number[] = [];
+  let stopped = 0;
+  for (let i = 0; i < probes && regions.length > 0; i++) {
+    const r = regions[i % regions.length]!;
+    const source = new CancellationSource();
+    const pending = client.complete(`replay-probe:${i}`, r.before, 400, source.token, false, 40);
+    await new Promise((resolve) => setTimeout(resolve, 30 + 10 * i));
+    const t0 = performance.now();
+    source.cancel();
+    const c = await pending.catch(() => undefined);
+    times.push(performance.now() - t0);
+    if (c?.cancelled) stopped++;
+  }
+  const s = summariseLatency(times);
+  return { probes: times.length, stopped_by_cancel: stopped, ms: { p50: s?.p50 ?? 0, p95: s?.p95 ?? 0 } };
+}
+
+async function main(): Promise<void> {
+  if (positionals.length === 0) {
+    console.error(
+      'usage: npm run replay -- FILES_OR_FOLDERS... [--json] [--max-chars N] [--files-limit N] [--seed N]',
+    );
+    process.exit(2);
+  }
+  const t0 = performance.now();
+  const regions = chooseRegions();
+  const chars = regions.reduce((a, r) => a + r.text.length, 0);
+  log(
+    `${regions.length} regions, ${chars} characters, debounce ${settings.debounceMs} ms, max lines ${settings.maxLines}`,
+  );
+  const client = new ModelClient({
+    modelDir: values.model ?? defaultModelDir(path.resolve(__dirname, '..')),
+    provider: 'cpu',
+    workerPath: path.join(__dirname, 'worker.js'),
+  });
+  await client.ready;
+  if (values['debounce-sweep'] !== undefined) {
+    const debounces = values['debounce-sweep'].split(',').map(Number);
+    const interval = Number(values['key-interval-ms']);
+    const rows = await debounceSweep(
+      modelFromClient(() => client),
+      regions,
+      debounces,
+      interval,
+      seededRandom(7),
+    );
+    await client.dispose();
+    if (values.json)
+      console.log(JSON.stringify({ key_interval_ms: interval, regions: regions.length, rows }, null, 2));
+    else {
+      console.log(`typist: a key every ${interval} ms on average (0.5x-1.5x), ${regions.length} lines\n`);
+      console.log(
+        '| debounce ms | generations / key | aborted / key | pause -> suggestion p50 / p95 ms |\n|---|---|---|---|',
+      );
+      for (const r of rows)
+        console.log(
+          `| ${r.debounce_ms} | ${r.generations_per_keystroke} | ${r.aborted_per_keystroke} | ${r.pause_to_suggestion_ms.p50} / ${r.pause_to_suggestion_ms.p95} |`,
+        );
+    }
+    return;
+  }
+  // A virtual clock for the debounce: counted in the latency, never waited for.
+  let virtual = 0;
+  const now = (): number => performance.now() + virtual;
+  const sleep = async (ms: number): Promise<void> => {
+    virtual += ms;
+  };
+  const tallies = { static: emptyTally(), adapted: emptyTally() };
+  const stats = { static: new CompletionStats(), adapted: new CompletionStats() };
+  const pipelines = {
+    static: new CompletionPipeline({
+      model: modelFromClient(() => client),
+      settings: () => settings,
+      stats: stats.static,
+      adapt: false,
+      sleep,
+      now,
+    }),
+    adapted: new CompletionPipeline({
+      model: modelFromClient(() => client),
+      settings: () => settings,
+      stats: stats.adapted,
+      adapt: true,
+      sleep,
+      now,
+    }),
+  };
+  for (const [i, region] of regions.entries()) {
+    const uri = `file:///replay/${i}/${path.basename(region.file)}`;
+    // The document as it is when the user starts: the file without the region (its line kept empty).
+    const start = region.before + '\n' + region.after;
+    client.documentChanged(uri, 1, () => start, 0);
+    await client.whenIdle(uri);
+    for (const mode of ['static', 'adapted'] as const) {
+      await typeRegion(pipelines[mode], region, uri, now, tallies[mode]);
+    }
+    client.documentClosed(uri);
+    const s = summary(tallies.static, stats.static).keystrokes_saved_pct;
+    const a = summary(tallies.adapted, stats.adapted).keystrokes_saved_pct;
+    log(
+      `${i + 1}/${regions.length} ${region.file} (${region.text.length} chars): saved so far static ${s}% adapted ${a}% (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+    );
+  }
+  const abort = await abortProbe(client, regions, Number(values['abort-probes']));
+  await client.dispose();
+  const result = {
+    scenario:
+      'edit: retype a region of whole lines inside an existing file; state built from the file without the region',
+    files: regions.length,
+    chars,
+    seed: Number(values.seed),
+    debounce_ms: settings.debounceMs,
+    max_lines: settings.maxLines,
+    min_confidence: settings.minConfidence,
+    static: summary(tallies.static, stats.static),
+    adapted: summary(tallies.adapted, stats.adapted),
+    adapted_over_static: 0,
+    abort,
+    wall_s: Math.round((performance.now() - t0) / 1000),
+  };
+  result.adapted_over_static =
+    Math.round(
+      (100 * result.adapted.keystrokes_saved_pct) / Math.max(0.1, result.static.keystrokes_saved_pct),
+    ) / 100;
+  if (values.json) {
+    console.log(JSON.stringify(result, null, 2));
+    return;
+  }
+  const row = (name: string, f: (x: ReturnType<typeof summary>) => string | number): string =>
+    `| ${name} | ${f(result.static)} | ${f(result.adapted)} |`;
+  console.log(`Scenario: ${result.scenario}`);
+  console.log(
+    `${result.files} files, ${result.chars} characters, seed ${result.seed}, debounce ${result.debounce_ms} ms, max lines ${result.max_lines}\n`,
+  );
+  console.log('| metric | static | adapted |\n|---|---|---|');
+  console.log(
+    row(
+      'keystrokes saved',
+      (x) => `${x.keystrokes_saved_pct}% (${x.keystrokes_with} of ${x.keystrokes_without})`,
+    ),
+  );
+  console.log(row('suggestions shown per 100 chars', (x) => x.shown_per_100_chars));
+  console.log(row('acceptance rate', (x) => `${(100 * x.acceptance_rate).toFixed(1)}%`));
+  console.log(row('accepts (full / word)', (x) => `${x.accepts_full} / ${x.accepts_word}`));
+  console.log(row('latency p50 / p95 (ms)', (x) => `${x.latency_ms.p50} / ${x.latency_ms.p95}`));
+  console.log(`\nadapted / static keystrokes saved: ${result.adapted_over_static}x`);
+  console.log(
+    `abort: ${abort.stopped_by_cancel} of ${abort.probes} generations stopped by cancel; cancel -> worker free p50 ${abort.ms.p50.toFixed(0)} ms, p95 ${abort.ms.p95.toFixed(0)} ms`,
+  );
+  console.log(`wall time ${result.wall_s} s`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  process.exit(1);
+});

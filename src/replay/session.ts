@@ -1,0 +1,97 @@
+/**
+ * Types one region into the completion pipeline, character by character, as the simulated user does, and
+ * counts keys, suggestions, accepts and latency. The pipeline is the extension's own (src/completion).
+ */
+import { NEVER_CANCELLED } from '../completion/cancellation';
+import type { DocumentSnapshot } from '../completion/context';
+import type { CompletionPipeline } from '../completion/pipeline';
+import type { Region } from './regions';
+import { autoIndentAt, autoIndentTotal, decide } from './user';
+
+export interface Tally {
+  chars: number;
+  /** Characters the editor's auto-indent inserts after Enter (no key for the user either way). */
+  autoChars: number;
+  /** Keys pressed: typed characters plus accepts. */
+  keys: number;
+  shown: Set<number>;
+  /** The model's confidence in each shown suggestion (for choosing the confidence threshold). */
+  confidence: Map<number, number>;
+  accepted: Set<number>;
+  accepts: number;
+  wordAccepts: number;
+  generations: number;
+  latencies: number[];
+}
+
+export function emptyTally(): Tally {
+  return {
+    chars: 0,
+    autoChars: 0,
+    keys: 0,
+    shown: new Set(),
+    confidence: new Map(),
+    accepted: new Set(),
+    accepts: 0,
+    wordAccepts: 0,
+    generations: 0,
+    latencies: [],
+  };
+}
+
+export async function typeRegion(
+  pipeline: CompletionPipeline,
+  region: Region,
+  uri: string,
+  now: () => number,
+  tally: Tally,
+): Promise<void> {
+  const target = region.text;
+  const snapshot = (typed: number): DocumentSnapshot => ({
+    uri,
+    languageId: region.languageId,
+    // The region's lines are replaced by what is typed so far; the line after it stays on its own line.
+    text: region.before + target.slice(0, typed) + '\n' + region.after,
+    cursor: region.before.length + typed,
+  });
+  let typed = 0;
+  tally.chars += target.length;
+  // The same for both runs, also where an accept covers a line's indentation.
+  tally.autoChars += autoIndentTotal(target);
+  while (typed < target.length) {
+    const auto = autoIndentAt(target.slice(typed), typed > 0 && target[typed - 1] === '\n');
+    if (auto > 0) {
+      typed += auto;
+      continue;
+    }
+    const before = pipeline.counters.generations;
+    const t0 = now();
+    const outcome = await pipeline.provide(snapshot(typed), 'automatic', NEVER_CANCELLED);
+    if (pipeline.counters.generations > before) {
+      tally.generations += pipeline.counters.generations - before;
+      tally.latencies.push(now() - t0);
+    }
+    tally.keys++;
+    if (outcome.kind !== 'shown') {
+      typed++;
+      continue;
+    }
+    const s = outcome.suggestion;
+    tally.shown.add(s.id);
+    tally.confidence.set(s.id, s.confidence);
+    const action = decide(s.text, target.slice(typed));
+    if (action.kind === 'type') {
+      typed++;
+      continue;
+    }
+    typed += action.chars;
+    tally.accepted.add(s.id);
+    if (action.kind === 'accept') {
+      tally.accepts++;
+      pipeline.accepted(s.id, uri, action.chars, snapshot(typed));
+    } else {
+      tally.wordAccepts++;
+      pipeline.accepted(s.id, uri, action.chars);
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import * as assert from 'node:assert/strict';
+import { cleanText } from '../../src/completion/postprocess/clean';
+import { matchIndentation } from '../../src/completion/postprocess/indentation';
+import {
+  cutRepeatOfFollowing,
+  cutSelfRepetition,
+  isRepetition,
+} from '../../src/completion/postprocess/repetition';
+import { cutAtScopeEnd } from '../../src/completion/postprocess/scope';
+import { fitToSuffix } from '../../src/completion/postprocess/suffix';
+import { postprocess } from '../../src/completion/postprocess';
+import { contextAt } from './completionContext';
+
+describe('post-processing', () => {
+  it('cleans line ends, trailing spaces and blank tails; whitespace only becomes empty', () => {
+    assert.equal(cleanText('return x;  '), 'return x;');
+    assert.equal(cleanText('a\r\n  b  \n\n  '), 'a\n  b');
+    assert.equal(cleanText(' \n\t'), '');
+  });
+
+  it('replaces the closers after the cursor instead of doubling them', () => {
+    assert.deepEqual(fitToSuffix('a, b);', ');'), { text: 'a, b);', replaceSuffix: 2 });
+    assert.deepEqual(fitToSuffix('a, b)', ');'), { text: 'a, b)', replaceSuffix: 1 }, 'first closers only');
+    assert.deepEqual(fitToSuffix('a, b', ')'), { text: 'a, b', replaceSuffix: 0 });
+    assert.deepEqual(
+      fitToSuffix('x]', ' ]'),
+      { text: 'x]', replaceSuffix: 2 },
+      'spaces before the closer too',
+    );
+    assert.equal(fitToSuffix(')', ')'), undefined, 'only the text already there');
+  });
+
+  it('cuts a multi-line suggestion at the end of the indentation scope', () => {
+    const inBody = contextAt('function f() {\n  |\n}');
+    assert.equal(
+      cutAtScopeEnd('const a = 1;\n  return a;\n}\n\nfunction g() {', inBody),
+      'const a = 1;\n  return a;',
+    );
+    const afterOpener = contextAt('  if (x) {|\n  }');
+    assert.equal(
+      cutAtScopeEnd('\n    go();\n    stop();\n  }\n  next();', afterOpener),
+      '\n    go();\n    stop();',
+    );
+    assert.equal(
+      cutAtScopeEnd('if (a) {\n    b();\n  }\n}', inBody),
+      'if (a) {\n    b();\n  }',
+      'a block the suggestion opens keeps its closing brace',
+    );
+    const python = contextAt('def f(x):|\n', 'python');
+    assert.equal(cutAtScopeEnd('\n    return x\n\ndef g():', python), '\n    return x');
+  });
+
+  it('drops what repeats the following lines or the line itself', () => {
+    const ctx = contextAt('function f() {\n  |\n  return 1;\n}');
+    assert.equal(cutRepeatOfFollowing('return 1;', ctx), '', 'the next line already says it');
+    assert.equal(
+      cutRepeatOfFollowing('const a = 2;\n  return 1;', ctx),
+      'const a = 2;',
+      'stops where the file goes on',
+    );
+    assert.equal(cutSelfRepetition('a();\nb();\nb();\nb();'), 'a();\nb();');
+    assert.ok(isRepetition('console.log(x)', '  console.log(x)'));
+    assert.ok(!isRepetition('x', 'x'));
+  });
+
+  it('re-indents continuation lines with the file style', () => {
+    assert.equal(matchIndentation('{\n    a\n        b', { useTabs: true, size: 4 }), '{\n\ta\n\t\tb');
+    assert.equal(matchIndentation('{\n\ta', { useTabs: false, size: 2 }), '{\n  a');
+  });
+
+  it('composes the steps: single-line mode keeps the first line only', () => {
+    const ctx = contextAt('const x = foo(|);');
+    assert.deepEqual(postprocess('a, b);\nmore();', ctx, 1), {
+      ok: true,
+      suggestion: { text: 'a, b);', replaceSuffix: 2 },
+    });
+    assert.deepEqual(postprocess('   ', ctx, 1), { ok: false, reason: 'empty' });
+    assert.deepEqual(postprocess('x', ctx, 1), { ok: false, reason: 'too-short' }, 'a key saves nothing');
+  });
+});

@@ -1,0 +1,38 @@
+import * as assert from 'node:assert/strict';
+import { pickRegion, seededRandom, shuffled } from '../../src/replay/regions';
+import { autoIndentAt, autoIndentTotal, decide, nextWordLength } from '../../src/replay/user';
+
+describe('replay: the simulated user', () => {
+  it('accepts a suggestion whole only when the text that comes next starts with all of it', () => {
+    assert.deepEqual(decide('foo(bar);', 'foo(bar);\nnext'), { kind: 'accept', chars: 9 });
+    assert.deepEqual(decide('foo(baz);', 'foo(bar);'), { kind: 'accept-word', chars: 3 });
+    assert.deepEqual(decide('x(bar);', 'x(bar)'), { kind: 'type' }, 'a one-character word is typed');
+    assert.deepEqual(decide('other', 'foo'), { kind: 'type' });
+  });
+
+  it('steps by words like acceptNextWord', () => {
+    assert.equal(nextWordLength('  items.push(x)'), 7);
+    assert.equal(nextWordLength('.push(x)'), 1);
+    assert.equal(nextWordLength('=> x'), 2);
+  });
+
+  it('leaves indentation after Enter to the editor', () => {
+    assert.equal(autoIndentAt('    return x;', true), 4);
+    assert.equal(autoIndentAt('    return x;', false), 0);
+    assert.equal(autoIndentTotal('a {\n  b;\n\tc;\n}'), 3);
+  });
+});
+
+describe('replay: regions', () => {
+  it('picks a region of whole lines, the same one for the same seed', () => {
+    const text = Array.from({ length: 60 }, (_, i) => `const value${i} = compute(${i});`).join('\n');
+    const a = pickRegion('x.ts', text, 120, seededRandom(3))!;
+    const b = pickRegion('x.ts', text, 120, seededRandom(3))!;
+    assert.deepEqual(a, b);
+    assert.ok(a.text.length <= 120 && a.text.length > 0);
+    assert.equal(a.before + a.text + '\n' + a.after, text, 'before + region + after is the file');
+    assert.ok(a.before.endsWith('\n'));
+    assert.equal(pickRegion('x.md', text, 120, seededRandom(3)), undefined, 'not a source file');
+    assert.deepEqual(shuffled([1, 2, 3, 4], seededRandom(1)).sort(), [1, 2, 3, 4]);
+  });
+});
