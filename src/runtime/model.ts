@@ -41,6 +41,11 @@ export interface ModelConfig {
   fwl: FwlConfig;
   /** Graph files; fast_chunk (the exact in-chunk fast pass, used to score files) may be absent. */
   graphs: { body: string; head: string; contribution: string; fast_chunk?: string };
+  /**
+   * Optional int8 (dynamically quantized) versions of graphs, same inputs and outputs; the runtime uses them
+   * when asked for precision 'int8'. Graphs not listed run in fp32.
+   */
+  graphs_int8?: Partial<Record<'body' | 'head' | 'contribution', string>>;
   /** Chunk length C used to score files (defaults to attn_window). */
   eval_chunk_tokens: number;
   tokenizer: string;
@@ -51,7 +56,15 @@ export interface ModelFolder {
   dir: string;
   config: ModelConfig;
   /** Absolute paths of the files named by the config. */
-  files: { body: string; head: string; contribution: string; fastChunk?: string; tokenizer: string };
+  files: {
+    body: string;
+    head: string;
+    contribution: string;
+    fastChunk?: string;
+    tokenizer: string;
+    /** Absolute paths of the int8 graphs the config lists. */
+    int8: Partial<Record<'body' | 'head' | 'contribution', string>>;
+  };
 }
 
 export class ModelFolderError extends Error {
@@ -141,6 +154,14 @@ export function validateConfig(dir: string, raw: unknown): ModelConfig {
     contribution: expectString(dir, graphsRaw, 'contribution'),
   };
   if (graphsRaw['fast_chunk'] !== undefined) graphs.fast_chunk = expectString(dir, graphsRaw, 'fast_chunk');
+  let graphs_int8: ModelConfig['graphs_int8'];
+  if (obj['graphs_int8'] !== undefined) {
+    const raw = expectObject(dir, obj, 'graphs_int8');
+    graphs_int8 = {};
+    for (const key of ['body', 'head', 'contribution'] as const) {
+      if (raw[key] !== undefined) graphs_int8[key] = expectString(dir, raw, key);
+    }
+  }
   const eval_chunk_tokens =
     obj['eval_chunk_tokens'] === undefined ? attn_window : expectInt(dir, obj, 'eval_chunk_tokens');
   const tokenizer = expectString(dir, obj, 'tokenizer');
@@ -180,6 +201,7 @@ export function validateConfig(dir: string, raw: unknown): ModelConfig {
     bos_token_id,
     fwl: { decay, normaliser, state_rule: 'exp_decay' },
     graphs,
+    ...(graphs_int8 ? { graphs_int8 } : {}),
     eval_chunk_tokens,
     tokenizer,
     state_tensors,
@@ -226,9 +248,55 @@ export function loadModelFolder(dir: string): ModelFolder {
     head: checkFile(abs, config.graphs.head, 'graph', 64),
     contribution: checkFile(abs, config.graphs.contribution, 'graph', 64),
     tokenizer: checkFile(abs, config.tokenizer, 'tokenizer', 16),
+    int8: {},
   };
+  for (const [graph, rel] of Object.entries(config.graphs_int8 ?? {})) {
+    files.int8[graph as keyof ModelFolder['files']['int8']] = checkFile(abs, rel, 'graph', 64);
+  }
   if (config.graphs.fast_chunk) files.fastChunk = checkFile(abs, config.graphs.fast_chunk, 'graph', 64);
+  checkTokenizerFits(abs, config, files.tokenizer);
   return { dir: abs, config, files };
+}
+
+/**
+ * A tokenizer from another model gives ids the graphs do not know (or the wrong bos): refuse it here with
+ * a clear message instead of an index error or nonsense suggestions later.
+ */
+function checkTokenizerFits(dir: string, config: ModelConfig, file: string): void {
+  let json: {
+    model?: { vocab?: Record<string, number> };
+    added_tokens?: { id: number; special?: boolean }[];
+  };
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof json;
+  } catch (e) {
+    fail(dir, `tokenizer "${config.tokenizer}" is not valid JSON (${(e as Error).message}).`);
+  }
+  const vocab = json.model?.vocab;
+  if (typeof vocab !== 'object' || vocab === null) {
+    fail(
+      dir,
+      `tokenizer "${config.tokenizer}" has no model.vocab: it is not a byte-level BPE tokenizer.json.`,
+    );
+  }
+  const added = Array.isArray(json.added_tokens) ? json.added_tokens : [];
+  let maxId = -1;
+  for (const id of Object.values(vocab)) if (id > maxId) maxId = id;
+  for (const t of added) if (t.id > maxId) maxId = t.id;
+  if (maxId >= config.vocab_size) {
+    fail(
+      dir,
+      `tokenizer "${config.tokenizer}" has ids up to ${maxId} but config.json vocab_size is ` +
+        `${config.vocab_size}: the tokenizer belongs to another model.`,
+    );
+  }
+  if (!added.some((t) => t.id === config.bos_token_id && t.special)) {
+    fail(
+      dir,
+      `tokenizer "${config.tokenizer}" has no special token with id ${config.bos_token_id} ` +
+        `(config.json bos_token_id): the tokenizer belongs to another model.`,
+    );
+  }
 }
 
 /** The model shipped with the package: `models/<name>/` next to `out/`. */

@@ -38,7 +38,7 @@ function parseArgs(argv) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const timeoutMs = Number(process.env.FASTWEIGHTS_HOST_TEST_TIMEOUT_MS || 300000);
+  const timeoutMs = Number(process.env.FASTWEIGHTS_HOST_TEST_TIMEOUT_MS || 2400000);
   const base = makeRunDir('host-tests');
   let context;
   let server;
@@ -66,6 +66,8 @@ async function main() {
   ];
 
   let code;
+  // Mocha's summary line: an extension host that crashes mid-run still "exits" 0, without it.
+  let summarySeen = false;
   try {
     context = await launchBrowser(path.join(base, 'chromium-profile'));
     const page = context.pages()[0] || (await context.newPage());
@@ -73,6 +75,7 @@ async function main() {
       // The workbench sends console-style argument lists: ['%s passing', 4].
       page.exposeFunction('codeAutomationLog', (level, message) => {
         const line = Array.isArray(message) ? util.format(...message) : String(message);
+        if (/^\s*\d+ passing\b/.test(line)) summarySeen = true;
         (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(line + '\n');
       });
       page.exposeFunction('codeAutomationExit', (c) => resolve(Number(c)));
@@ -95,6 +98,9 @@ async function main() {
       );
       process.stderr.write(server.output().slice(-4000) + '\n');
       code = 124;
+    } else if (result === 0 && !summarySeen) {
+      process.stderr.write('[code-standin] the extension host ended before mocha reported: it crashed\n');
+      code = 1;
     } else {
       code = result;
     }
