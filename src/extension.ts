@@ -8,8 +8,15 @@ import * as vscode from 'vscode';
 import { defaultModelDir, ProviderChoice, RuntimeInfo } from './runtime';
 import type { DocumentStateInfo } from './adaptation/documentStates';
 import { ModelClient } from './host/client';
-import { CompletionRecord, FastWeightsInlineProvider } from './completion/provider';
+import { CompletionRecord, FastWeightsInlineProvider, readSettings } from './completion/provider';
+import { CompletionStats } from './completion/stats';
+import type { CompletionPipeline } from './completion/pipeline';
+import { completionMenuItems, registerCompletionControls } from './completion/controls';
+import { isEnabledFor } from './completion/settings';
 import { GainPanel, PanelMessage } from './panel/gainPanel';
+import type { RenderedHeadline } from './panel/messages';
+import { adaptationText, skipReason } from './inputGuards';
+import { watchModelFolder } from './modelWatch';
 
 export const LANGUAGES = ['typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'python'];
 
@@ -28,11 +35,23 @@ export interface FastWeightsApi {
   /** Resolves when the document's state is built (or nothing is pending for it). */
   whenDocumentStateReady(uri: vscode.Uri | string): Promise<DocumentStateInfo | undefined>;
   readonly lastCompletion: CompletionRecord | undefined;
+  /** Local completion statistics (shown, accepted, latency) per file and per session; the gain panel reads them. */
+  readonly completionStats: CompletionStats;
+  /** The completion pipeline the inline provider drives (its counters tell tests what it did). */
+  readonly completionPipeline: CompletionPipeline;
   readonly completionCount: number;
   /** The gain panel's last message, when the panel is open. */
   readonly gainPanelMessage: PanelMessage | undefined;
   /** Resolves when the gain panel has a final report or error. */
   whenGainPanelDone(): Promise<PanelMessage | undefined>;
+  /** What the gain panel's page reports showing in its headline (text), once it has rendered a report. */
+  readonly gainPanelRendered: RenderedHeadline | undefined;
+  /** Hands the gain panel a message as if its page sent it (same validation); false when it was rejected. */
+  gainPanelReceive(message: unknown): Promise<boolean>;
+  /** The status bar item's text and tooltip (tests read what the user sees). */
+  readonly statusBar: { text: string; tooltip: string };
+  /** Why a document is left alone (binary, minified, too large), or undefined. */
+  skipReason(uri: vscode.Uri | string): string | undefined;
 }
 
 function isSupported(doc: vscode.TextDocument): boolean {
@@ -59,10 +78,15 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
   let lastCompletion: CompletionRecord | undefined;
   let completionCount = 0;
   let generation = 0;
+  /** Documents left alone by the input guards, with the reason (checked whenever their text is sent). */
+  const skipped = new Map<string, string>();
+  let modelWatch: { dispose(): void } | undefined;
+  let shownError: string | undefined;
 
   context.subscriptions.push({
     dispose: () => {
       generation++;
+      modelWatch?.dispose();
       void client?.dispose();
       client = undefined;
     },
@@ -82,6 +106,14 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     } else if (!editor || !isSupported(editor.document)) {
       status.text = `$(circle-slash) FastWeights ${provider}`;
       status.tooltip = `FastWeights: off for this editor (suggests in ${LANGUAGES.join(', ')}); runs on ${provider}`;
+      status.backgroundColor = undefined;
+    } else if (!isEnabledFor(readSettings().enable, editor.document.languageId)) {
+      status.text = `$(circle-slash) FastWeights ${provider}`;
+      status.tooltip = `FastWeights: completions are off for ${editor.document.languageId} (click for the menu)`;
+      status.backgroundColor = undefined;
+    } else if (skipped.has(editor.document.uri.toString())) {
+      status.text = `$(circle-slash) FastWeights ${provider}`;
+      status.tooltip = `FastWeights: off for this file: ${skipped.get(editor.document.uri.toString())}`;
       status.backgroundColor = undefined;
     } else {
       const info = client?.documentState(editor.document.uri.toString());
@@ -112,10 +144,15 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     const next = new ModelClient({
       modelDir,
       provider,
+      precision: 'int8', // the model folder's quantized graphs where it ships them (issue 5)
+      maxMemoryMB: maxMemoryMB(),
       workerPath: path.join(context.extensionPath, 'out', 'worker.js'),
       log: (level, message) => log[level](message),
       onBusyChange: () => updateStatus(),
-      onStateChange: () => updateStatus(),
+      onStateChange: (uri) => {
+        updateStatus();
+        GainPanel.stateChanged(uri);
+      },
     });
     try {
       const info = await next.ready;
@@ -133,6 +170,9 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
           `(requested: ${info.requested})`,
       );
       runtimeStatus = 'ready';
+      modelWatch?.dispose();
+      modelWatch = undefined;
+      shownError = undefined;
       for (const doc of vscode.workspace.textDocuments) if (isSupported(doc)) docChanged(doc, 0);
     } catch (err) {
       void next.dispose();
@@ -140,6 +180,15 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
       runtimeStatus = 'error';
       runtimeError = err instanceof Error ? err.message : String(err);
       log.error(`could not load the model: ${runtimeError}`);
+      // Nothing half-working stays behind: no suggestions until a model loads. Fixing the folder reloads.
+      const old = client;
+      client = undefined;
+      inline.clearCache();
+      if (old) void old.dispose();
+      modelWatch?.dispose();
+      modelWatch = watchModelFolder(modelDir, () => reloadModel('the model folder changed'));
+      if (shownError === runtimeError) return;
+      shownError = runtimeError;
       void vscode.window
         .showErrorMessage(`FastWeights could not load its model: ${runtimeError}`, 'Show Log')
         .then((choice) => {
@@ -153,10 +202,18 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     }
   }
 
+  function reloadModel(why: string): Promise<void> {
+    log.info(`reloading the model: ${why}`);
+    runtimeReady = new Promise<void>((r) => (resolveReady = r));
+    return loadRuntime();
+  }
+
+  const completionStats = new CompletionStats();
   const inline = new FastWeightsInlineProvider({
     client: () => client,
     ready: () => runtimeReady,
     log,
+    stats: completionStats,
     onCompletion: (r) => {
       lastCompletion = r;
       completionCount++;
@@ -165,13 +222,38 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
   context.subscriptions.push(
     vscode.languages.registerInlineCompletionItemProvider(
       LANGUAGES.map((language) => ({ language })),
-      inline,
+      {
+        provideInlineCompletionItems: (doc, position, ctx, token) =>
+          skipped.has(doc.uri.toString())
+            ? undefined
+            : inline.provideInlineCompletionItems(doc, position, ctx, token),
+      },
     ),
   );
 
+  context.subscriptions.push(...registerCompletionControls(inline));
+
+  /** Memory budget of all adaptation states (setting fastweights.adaptation.maxMemoryMB). */
+  function maxMemoryMB(): number {
+    return vscode.workspace.getConfiguration('fastweights').get<number>('adaptation.maxMemoryMB', 256);
+  }
+
   /** Schedules a rebuild of a document's state (debounced after edits; `delayMs` 0 for open/focus). */
   function docChanged(doc: vscode.TextDocument, delayMs?: number): void {
-    client?.documentChanged(doc.uri.toString(), doc.version, () => doc.getText(), delayMs);
+    const uri = doc.uri.toString();
+    client?.documentChanged(uri, doc.version, () => guardedText(uri, doc.getText()), delayMs);
+  }
+
+  /** The text a state is built from; empty (nothing adapted) for a document the guards leave alone. */
+  function guardedText(uri: string, text: string): string {
+    const reason = skipReason(text);
+    if (reason !== skipped.get(uri)) {
+      if (reason) skipped.set(uri, reason);
+      else skipped.delete(uri);
+      log.info(`${uri}: ${reason ? `off for this file: ${reason}` : 'back on'}`);
+      updateStatus();
+    }
+    return reason ? '' : adaptationText(text);
   }
 
   context.subscriptions.push(
@@ -187,16 +269,19 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     vscode.workspace.onDidCloseTextDocument((doc) => {
       client?.documentClosed(doc.uri.toString());
       inline.clearCache(doc.uri.toString());
+      skipped.delete(doc.uri.toString());
     }),
     vscode.window.onDidChangeActiveTextEditor((editor) => {
       if (editor && isSupported(editor.document)) docChanged(editor.document, 0);
       updateStatus();
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('fastweights.enable')) updateStatus();
       if (e.affectsConfiguration('fastweights.executionProvider')) {
-        runtimeReady = new Promise<void>((r) => (resolveReady = r));
-        void loadRuntime();
+        void reloadModel('fastweights.executionProvider changed');
       }
+      if (e.affectsConfiguration('fastweights.adaptation.maxMemoryMB'))
+        client?.setMemoryBudget(maxMemoryMB());
     }),
   );
 
@@ -222,11 +307,20 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     }),
     vscode.commands.registerCommand('fastweights.showAdaptationGain', async () => {
       const editor = vscode.window.activeTextEditor;
-      const panel = GainPanel.show(context.extensionUri, client, editor?.document);
+      const panel = GainPanel.show(
+        {
+          extensionUri: context.extensionUri,
+          client: () => client,
+          stats: () => completionStats,
+          supports: isSupported,
+        },
+        editor?.document,
+      );
       return panel;
     }),
     vscode.commands.registerCommand('fastweights.showMenu', async () => {
       const items: (vscode.QuickPickItem & { command: string; args?: unknown[] })[] = [
+        ...completionMenuItems(vscode.window.activeTextEditor?.document.languageId),
         { label: '$(graph) Show Adaptation Gain', command: 'fastweights.showAdaptationGain' },
         { label: '$(discard) Reset Adaptation for This File', command: 'fastweights.resetFileAdaptation' },
         { label: '$(clear-all) Reset All Adaptation', command: 'fastweights.resetAllAdaptation' },
@@ -235,12 +329,14 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
           command: 'workbench.action.openSettings',
           args: ['fastweights.executionProvider'],
         },
+        { label: '$(refresh) Reload Model', command: 'fastweights.reloadModel' },
         { label: '$(output) Show Log', command: 'fastweights.showLog' },
       ];
       const pick = await vscode.window.showQuickPick(items, { placeHolder: 'FastWeights' });
       if (pick) await vscode.commands.executeCommand(pick.command, ...(pick.args ?? []));
     }),
     vscode.commands.registerCommand('fastweights.showLog', () => log.show(true)),
+    vscode.commands.registerCommand('fastweights.reloadModel', () => reloadModel('command')),
   );
 
   updateStatus();
@@ -274,16 +370,20 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     get completionCount() {
       return completionCount;
     },
+    completionStats,
+    completionPipeline: inline.pipeline,
     get gainPanelMessage() {
       return GainPanel.active?.lastMessage;
     },
-    whenGainPanelDone: async () => {
-      for (;;) {
-        const m = GainPanel.active?.lastMessage;
-        if (!GainPanel.active || (m && m.type !== 'progress')) return m;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    whenGainPanelDone: async () => GainPanel.active?.whenDone(),
+    get gainPanelRendered() {
+      return GainPanel.active?.lastRendered;
     },
+    gainPanelReceive: async (message) => (await GainPanel.active?.receiveFromPage(message)) ?? false,
+    get statusBar() {
+      return { text: status.text, tooltip: typeof status.tooltip === 'string' ? status.tooltip : '' };
+    },
+    skipReason: (uri) => skipped.get(uriString(uri)),
   };
   return api;
 }
