@@ -41,17 +41,8 @@ export function listFiles(inputs: string[]): string[] {
   return out;
 }
 
-/** A small deterministic generator (mulberry32), so a seed names a run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic generator (mulberry32, shared with the evaluator), so a seed names a run. */
+export { mulberry32 as seededRandom } from '../runtime/evaluate';
 
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const a = [...items];
