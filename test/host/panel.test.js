@@ -201,7 +201,19 @@ describe('Adaptation gain panel', function () {
     await api.whenDocumentStateReady(other.document.uri);
     const r = await until('the panel to follow src/inventory.ts', async () => {
       const m = await api.whenGainPanelDone();
-      return m && m.type === 'report' && m.report.file === 'src/inventory.ts' && m.report;
+      // The first report may come before this file's state is built; the panel reports again when it is.
+      const done = m && m.type === 'report' && m.report.file === 'src/inventory.ts' && m.report;
+      return done && done.state.tokens > 0 && done.runtime.statesCount >= 2 && done;
+    }).catch((e) => {
+      const last = api.gainPanelMessage && api.gainPanelMessage.report;
+      const docs = vscode.workspace.textDocuments.map((d) => {
+        const info = api.getDocumentState(d.uri);
+        return `${vscode.workspace.asRelativePath(d.uri)}=${info ? info.tokens : 'none'}`;
+      });
+      throw new Error(
+        `${e.message}; last report: ${last && last.file} tokens ${last && last.state.tokens}, ` +
+          `states ${last && last.runtime.statesCount}; documents: ${docs.join(', ')}`,
+      );
     });
     assert.ok(r.state.tokens > 0 && r.runtime.statesCount >= 2, 'both files have states');
     assert.ok(await api.gainPanelReceive({ type: 'resetAll' }));
