@@ -3,6 +3,7 @@ import { cleanText } from '../../src/completion/postprocess/clean';
 import { matchIndentation } from '../../src/completion/postprocess/indentation';
 import {
   cutRepeatOfFollowing,
+  cutInlineLoop,
   cutSelfRepetition,
   isRepetition,
 } from '../../src/completion/postprocess/repetition';
@@ -59,6 +60,16 @@ describe('post-processing', () => {
       'stops where the file goes on',
     );
     assert.equal(cutSelfRepetition('a();\nb();\nb();\nb();'), 'a();\nb();');
+    assert.equal(
+      cutInlineLoop('(cub) => cubes.map((cub) => cubes.map((cub) => cubes.map((cub) => cubes'),
+      '(cub) => cubes.map(',
+    );
+    assert.equal(cutInlineLoop('x = 1;\ny = f(abcdefgh, abcdefgh, abcdefgh, '), 'x = 1;\ny = f(abcdefgh, ');
+    assert.equal(cutInlineLoop('# ------------------------------'), '# ------------------------------');
+    assert.equal(
+      cutInlineLoop('return items.map((item) => item.id);'),
+      'return items.map((item) => item.id);',
+    );
     assert.ok(isRepetition('console.log(x)', '  console.log(x)'));
     assert.ok(!isRepetition('x', 'x'));
   });

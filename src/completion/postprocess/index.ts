@@ -5,7 +5,7 @@
 import type { CompletionContext } from '../context';
 import { cleanText } from './clean';
 import { matchIndentation } from './indentation';
-import { cutRepeatOfFollowing, cutSelfRepetition, isRepetition } from './repetition';
+import { cutInlineLoop, cutRepeatOfFollowing, cutSelfRepetition, isRepetition } from './repetition';
 import { cutAtScopeEnd } from './scope';
 import { FittedSuggestion, fitToSuffix } from './suffix';
 
@@ -18,7 +18,7 @@ export type Processed = { ok: true; suggestion: FittedSuggestion } | { ok: false
 
 /** `lines`: how many lines the suggestion may span here (1: cut at the end of the line). */
 export function postprocess(raw: string, ctx: CompletionContext, lines: number): Processed {
-  let text = cleanText(raw);
+  let text = cleanText(cutInlineLoop(raw));
   text = lines > 1 ? cutSelfRepetition(cutAtScopeEnd(text, ctx)) : text.split('\n')[0]!;
   text = cleanText(matchIndentation(text, ctx.indent));
   if (text.length === 0) return { ok: false, reason: 'empty' };

@@ -44,3 +44,21 @@ function trimBlankTail(lines: string[]): string[] {
   while (kept.length > 1 && kept[kept.length - 1]!.trim().length === 0) kept.pop();
   return kept;
 }
+
+/** A piece of at least 8 characters written three times in a row within one line. */
+const INLINE_LOOP = /(.{8,}?)\1\1/;
+
+/**
+ * Cuts a line where the model fell into a loop inside it ("(x) => xs.map((x) => xs.map((x) => ..."): the
+ * text up to the end of the piece's first occurrence is kept, the repeats are dropped.
+ */
+export function cutInlineLoop(text: string): string {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = INLINE_LOOP.exec(lines[i]!);
+    // A run of one character ("// ------") is a ruler, not a loop.
+    if (m && new Set(m[1]!.replace(/\s/g, '')).size > 1)
+      return trimBlankTail([...lines.slice(0, i), lines[i]!.slice(0, m.index + m[1]!.length)]).join('\n');
+  }
+  return text;
+}
