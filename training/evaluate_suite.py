@@ -422,7 +422,9 @@ def ts_stage(args, tok, files, log):
         else:
             fwl = fwl or load_checkpoint(args.checkpoint)
             py = score_tokens(fwl, [fwl.cfg.bos_token_id, *f["ids"]])
-        row = dict(index=f["index"], file=str(dst), tokens=len(f["ids"]), bytes=f["bytes"])
+        # Relative to the subset folder: no machine path in the committed report.
+        rel = str(dst.relative_to(folder.resolve()))
+        row = dict(index=f["index"], file=rel, tokens=len(f["ids"]), bytes=f["bytes"])
         for m in FWL_MODES:
             p_bpb = bpb(py[m].sum(), f["bytes"])
             t_bpb = t[f"{m}_bits_per_byte"]
