@@ -1,10 +1,9 @@
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { completeLine } from '../../src/runtime';
 import { ModelClient } from '../../src/host/client';
 import { CancellationSource } from '../../src/completion/cancellation';
 import { modelFromClient } from '../../src/completion/generate';
-import { ROOT, modelDir, runtime } from './helpers';
+import { runtime, workerClient } from './helpers';
 
 const BODY = `export class Cart {
   private items: { name: string; price: number }[] = [];
@@ -49,11 +48,7 @@ describe('cancellation aborts generation in the worker', () => {
   let client: ModelClient;
 
   before(async () => {
-    client = new ModelClient({
-      modelDir: modelDir(),
-      provider: 'cpu',
-      workerPath: path.join(ROOT, 'out', 'worker.js'),
-    });
+    client = workerClient();
     await client.ready;
   });
 

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ClientOptions, ModelClient } from '../../src/host/client';
 import { defaultModelDir, FastWeightsRuntime } from '../../src/runtime';
 
 /** Repository root (tests run from out/test/unit/). */
@@ -33,4 +34,14 @@ export function tempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fastweights-${prefix}-`));
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** A model worker on the CPU, as the extension starts it (from the built out/worker.js). */
+export function workerClient(options: Partial<ClientOptions> = {}): ModelClient {
+  return new ModelClient({
+    modelDir: modelDir(),
+    provider: 'cpu',
+    workerPath: path.join(ROOT, 'out', 'worker.js'),
+    ...options,
+  });
 }

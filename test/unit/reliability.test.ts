@@ -4,10 +4,9 @@
  * a language the model was not trained on).
  */
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { ModelClient } from '../../src/host/client';
 import { adaptationText, DEFAULT_INPUT_LIMITS, longestLine, skipReason } from '../../src/inputGuards';
-import { ROOT, modelDir } from './helpers';
+import { workerClient } from './helpers';
 
 const LINE = 'export const value = compute(alpha, beta) + offset; // a typical line\n';
 
@@ -52,12 +51,7 @@ describe('reliability: odd texts through the worker', () => {
   let client: ModelClient;
 
   before(async () => {
-    client = new ModelClient({
-      modelDir: modelDir(),
-      provider: 'cpu',
-      workerPath: path.join(ROOT, 'out', 'worker.js'),
-      editDebounceMs: 0,
-    });
+    client = workerClient({ editDebounceMs: 0 });
     await client.ready;
   });
 

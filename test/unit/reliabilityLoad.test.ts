@@ -3,10 +3,8 @@
  * within the memory budget (least recently used dropped first).
  */
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
-import { ModelClient } from '../../src/host/client';
 import { DocumentStates } from '../../src/adaptation/documentStates';
-import { ROOT, modelDir, runtime } from './helpers';
+import { runtime, workerClient } from './helpers';
 
 /** A small distinct TypeScript file: one state chunk. */
 const smallFile = (i: number): string =>
@@ -15,11 +13,7 @@ const smallFile = (i: number): string =>
 
 describe('reliability: load', () => {
   it('a burst of 1,000 edits in a second is sent to the worker once, and the last version is built', async () => {
-    const client = new ModelClient({
-      modelDir: modelDir(),
-      provider: 'cpu',
-      workerPath: path.join(ROOT, 'out', 'worker.js'),
-    });
+    const client = workerClient();
     try {
       await client.ready;
       const worker = (client as unknown as { worker: { postMessage(m: { type: string }): void } }).worker;

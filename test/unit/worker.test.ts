@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelClient, RequestCancelled } from '../../src/host/client';
-import { FIXTURES, ROOT, modelDir } from './helpers';
+import { FIXTURES, workerClient } from './helpers';
 
 const TEXT = fs.readFileSync(path.join(FIXTURES, 'sample.ts'), 'utf8');
 
@@ -10,12 +10,7 @@ describe('model worker (what the extension runs)', () => {
   let client: ModelClient;
 
   before(async () => {
-    client = new ModelClient({
-      modelDir: modelDir(),
-      provider: 'cpu',
-      workerPath: path.join(ROOT, 'out', 'worker.js'),
-      editDebounceMs: 20,
-    });
+    client = workerClient({ editDebounceMs: 20 });
     const info = await client.ready;
     assert.equal(info.provider, 'cpu');
   });
