@@ -53,13 +53,33 @@ class OnnxModel:
     def head(self, hidden, state):
         return self.sessions["head"].run(None, {"hidden": hidden, **state})[0]
 
+    @property
+    def contribution_takes_weightings(self) -> bool:
+        """True for contribution graphs with weights [K, T] and a leading K axis on every output
+        (issue 5 on); older folders take weights [1, T] and return the state tensors themselves."""
+        first = self.sessions["contribution"].get_outputs()[0]
+        return len(first.shape) == len(self.config["state_tensors"][STATE_NAMES[0]]) + 1
+
     def contribution(self, hidden, targets, weights):
-        feeds = {
-            "hidden": hidden,
-            "targets": np.asarray(targets, np.int64)[None],
-            "weights": np.asarray(weights, np.float32)[None],
-        }
-        return dict(zip(STATE_NAMES, self.sessions["contribution"].run(None, feeds)))
+        return self.contributions(hidden, targets, [weights])[0]
+
+    def contributions(self, hidden, targets, weightings) -> list[dict[str, np.ndarray]]:
+        """The state's weighted sums for each row of weightings (one graph run where it can)."""
+        rows = np.asarray(weightings, np.float32).reshape(len(weightings), -1)
+        tgt = np.asarray(targets, np.int64)[None]
+        session = self.sessions["contribution"]
+        if self.contribution_takes_weightings:
+            out = session.run(None, {"hidden": hidden, "targets": tgt, "weights": rows})
+            return [dict(zip(STATE_NAMES, (t[k] for t in out))) for k in range(len(rows))]
+        return [
+            dict(
+                zip(
+                    STATE_NAMES,
+                    session.run(None, {"hidden": hidden, "targets": tgt, "weights": w[None]}),
+                )
+            )
+            for w in rows
+        ]
 
     def fast_chunk(self, hidden, targets, target_weights, carried: list[dict], coef):
         feeds = {
@@ -85,8 +105,9 @@ class OnnxModel:
             idx = np.arange(a, b, dtype=np.float64)
             tgt = ids[a + 1 : b + 1]
             hiddens.append(h)
-            fwd.append(self.contribution(h, tgt, lam ** (b - 1 - idx)))
-            back.append(self.contribution(h, tgt, lam ** (idx - a)))
+            end, start = self.contributions(h, tgt, [lam ** (b - 1 - idx), lam ** (idx - a)])
+            fwd.append(end)
+            back.append(start)
         zero = self.zero_state()
         future = [zero] * (len(spans) + 2)
         for j in range(len(spans) - 1, -1, -1):

@@ -7,6 +7,7 @@
  * " x" instead of a lone space token the model rarely saw.
  */
 import { FastWeightState } from './fastWeights';
+import { FileNgrams, mixWithCache, NgramCacheParams } from './fileNgrams';
 import { extendTape, matchTape, PromptCache } from './promptCache';
 import { argmaxRow, FastWeightsRuntime, KvCache } from './runtime';
 
@@ -33,6 +34,8 @@ export interface CompleteOptions {
    * (the text has left the cursor's indentation scope; the caller cuts that line off).
    */
   minIndent?: number;
+  /** The file's n-gram cache, mixed into each next-token distribution (absent: the model alone). */
+  ngrams?: { cache: FileNgrams; params: NgramCacheParams };
 }
 
 export interface Completion {
@@ -178,6 +181,8 @@ export async function completeLine(
   let lastHidden: Float32Array = new Float32Array(0);
   let healed = 0; // bytes of healBytes re-generated so far
   let pos = start;
+  let cacheRow: Float32Array | undefined;
+  let mixedRow: Float32Array | undefined;
 
   if (cancelled()) return finish('cancelled');
   // One scheduler unit for the whole completion: background work waits until the line is done, and the
@@ -188,19 +193,17 @@ export async function completeLine(
     if (cancelled()) return 'cancelled';
     // Prefill, reusing the cached keys and values of the prompt part already on the cache's tape.
     const cache = options.promptCache;
-    const match = cache?.kv ? matchTape(cache.ids, ids) : { shared: 0, resumeAt: 0 };
+    const match = cache?.hasKv ? matchTape(cache.ids, ids) : { shared: 0, resumeAt: 0 };
     const shared = match.shared;
-    if (shared > 0 && cache?.kv) pos = cache.base + match.resumeAt;
+    if (shared > 0 && cache?.hasKv) pos = cache.base + match.resumeAt;
     const pastFrom = Math.max(0, match.resumeAt - rt.maxPast);
-    const past0 = shared > 0 && cache?.kv ? rt.sliceKv(cache.kv, pastFrom, match.resumeAt) : undefined;
+    const past0 = shared > 0 && cache?.hasKv ? cache.slice(rt, pastFrom, match.resumeAt) : undefined;
     const r0 = await rt.body(ids.slice(shared), pos, past0);
     const fresh = r0.hidden.length / cfg.d_model;
     lastHidden = r0.hidden.slice((fresh - 1) * cfg.d_model, fresh * cfg.d_model);
-    if (cache) {
-      const added = rt.sliceKv(r0.present, past0?.length ?? 0, r0.present.length);
-      extendTape(rt, cache, match, ids, added, 2 * maxPrompt);
-    }
-    past = rt.trimKv(r0.present, rt.maxPast);
+    if (cache) extendTape(rt, cache, match, ids, r0.present, past0?.length ?? 0, 2 * maxPrompt);
+    // The body masks keys beyond its window, so a past up to TRIM_SLACK entries longer is exact (as below).
+    past = r0.present.length > rt.maxPast + TRIM_SLACK ? rt.trimKv(r0.present, rt.maxPast) : r0.present;
     pos += ids.length - shared;
     result.cachedPromptTokens = shared;
     result.prefillMs = performance.now() - tStart;
@@ -219,12 +222,13 @@ export async function completeLine(
               return b.length > 0 && (startsWithBytes(b, pending) || startsWithBytes(pending, b));
             }
           : undefined;
-      const next = argmaxRow(logits, 0, V, allowed, rt.tokenizer.vocabSize);
+      const mixed = mixCache(logits, generated);
+      const next = argmaxRow(mixed ?? logits, 0, V, allowed, rt.tokenizer.vocabSize);
       if (pending.length > 0 && next >= 0)
         healed += Math.min(pending.length, rt.tokenizer.tokenBytes(next).length);
       if (next < 0 || special.has(next) || next === cfg.bos_token_id) return 'eos';
       generated.push(next);
-      logProbSum += logProbOf(logits, V, next);
+      logProbSum += mixed ? Math.log(Math.max(mixed[next]!, 1e-30)) : logProbOf(logits, V, next);
       if (healed >= healBytes.length) {
         const { text } = rt.tokenizer.decodeBytes(generated);
         const body = text.slice(healedPrefixLength(text));
@@ -244,6 +248,21 @@ export async function completeLine(
     return 'max_tokens';
   });
   return finish(stopReason);
+
+  /** The model's row mixed with the file's n-gram cache (probabilities), or undefined without a cache. */
+  function mixCache(logits: Float32Array, generatedIds: readonly number[]): Float32Array | undefined {
+    const ngrams = options.ngrams;
+    if (!ngrams || ngrams.params.weight <= 0) return undefined;
+    // The tokens right before the next one: the prompt (bos excluded) and what was generated.
+    const context = [...ids.slice(Math.max(0, ids.length - 3)), ...generatedIds].slice(-3);
+    const firstBos = context.lastIndexOf(cfg.bos_token_id);
+    const cacheDist = (cacheRow ??= new Float32Array(V));
+    if (!ngrams.cache.distribution(context.slice(firstBos + 1), ngrams.params.beta, cacheDist))
+      return undefined;
+    const out = (mixedRow ??= new Float32Array(V));
+    mixWithCache(logits, V, cacheDist, ngrams.params.weight, out);
+    return out;
+  }
 
   function healedPrefixLength(text: string): number {
     if (healBytes.length === 0) return 0;

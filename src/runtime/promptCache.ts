@@ -13,20 +13,103 @@ const MIN_ALIGNED_RUN = 16;
 /** Prompt tokens at a cut that may be tokenized differently from the same text on the tape. */
 const MAX_SKIPPED_TOKENS = 3;
 
+/**
+ * The tape's keys and values: [rows, cap, Dh] buffers (rows = layers x heads) holding tape entry i of a row at
+ * slot `start + i`. Entries are written in place and dropped from the front by moving `start`, so a request
+ * copies only its fresh entries instead of the whole tape (measured: ~9 ms of JS copies per request before).
+ */
+interface TapeStore {
+  keys: Float32Array;
+  values: Float32Array;
+  cap: number;
+  start: number;
+}
+
 export class PromptCache {
   /** Token ids of the tape. */
   ids: number[] = [];
-  kv: KvCache | undefined;
   /** Absolute position of ids[0]. */
   base = 0;
   hits = 0;
   misses = 0;
+  private store: TapeStore | undefined;
 
   clear(): void {
     this.ids = [];
-    this.kv = undefined;
+    this.store = undefined;
     this.base = 0;
   }
+
+  /** Whether the tape holds keys and values. */
+  get hasKv(): boolean {
+    return this.store !== undefined;
+  }
+
+  /** Tape entries [from, to) as a compact cache (a copy, for the body's past input). */
+  slice(rt: FastWeightsRuntime, from: number, to: number): KvCache {
+    const st = this.store;
+    const len = Math.max(0, to - from);
+    const { rows, dh } = kvGeometry(rt);
+    const keys = new Float32Array(rows * len * dh);
+    const values = new Float32Array(rows * len * dh);
+    if (st) {
+      for (let r = 0; r < rows; r++) {
+        const src = (r * st.cap + st.start + from) * dh;
+        keys.set(st.keys.subarray(src, src + len * dh), r * len * dh);
+        values.set(st.values.subarray(src, src + len * dh), r * len * dh);
+      }
+    }
+    return { keys, values, length: len };
+  }
+
+  /**
+   * Writes entries [from, present.length) of `present` to tape index `at` on, after keeping tape entries
+   * [0, at). Grows or compacts the store when they do not fit behind `start`.
+   */
+  write(rt: FastWeightsRuntime, at: number, present: KvCache, from: number, maxTokens: number): void {
+    const { rows, dh } = kvGeometry(rt);
+    const fresh = present.length - from;
+    const length = at + fresh;
+    let st = this.store;
+    if (!st || st.start + length > st.cap) {
+      // Room for maxTokens plus slack, so that the front moves many times between two compactions.
+      const cap = Math.max(length, maxTokens + Math.max(64, maxTokens >> 1));
+      const next: TapeStore = {
+        keys: new Float32Array(rows * cap * dh),
+        values: new Float32Array(rows * cap * dh),
+        cap,
+        start: 0,
+      };
+      if (st && at > 0) {
+        for (let r = 0; r < rows; r++) {
+          const src = (r * st.cap + st.start) * dh;
+          next.keys.set(st.keys.subarray(src, src + at * dh), r * cap * dh);
+          next.values.set(st.values.subarray(src, src + at * dh), r * cap * dh);
+        }
+      }
+      st = next;
+      this.store = st;
+    }
+    for (let r = 0; r < rows; r++) {
+      const src = (r * present.length + from) * dh;
+      const dst = (r * st.cap + st.start + at) * dh;
+      st.keys.set(present.keys.subarray(src, src + fresh * dh), dst);
+      st.values.set(present.values.subarray(src, src + fresh * dh), dst);
+    }
+  }
+
+  /** Drops the first `n` tape entries (ids and keys/values). */
+  dropFront(n: number): void {
+    if (n <= 0) return;
+    this.ids = this.ids.slice(n);
+    this.base += n;
+    if (this.store) this.store.start += n;
+  }
+}
+
+function kvGeometry(rt: FastWeightsRuntime): { rows: number; dh: number } {
+  const c = rt.config;
+  return { rows: c.n_layer * c.n_head, dh: c.head_dim };
 }
 
 /** Where a prompt continues the tape: tape index `resumeAt` holds prompt token `shared`. */
@@ -69,30 +152,25 @@ export function matchTape(tape: readonly number[], ids: readonly number[]): Tape
 }
 
 /**
- * Puts a prompt's freshly computed keys and values on the tape after the reused part, and keeps the tape at
- * most `maxTokens` long by dropping its oldest entries.
+ * Puts a prompt's freshly computed keys and values (entries [from, present.length) of the body's `present`)
+ * on the tape after the reused part, and keeps the tape at most `maxTokens` long by dropping its oldest
+ * entries.
  */
 export function extendTape(
   rt: FastWeightsRuntime,
   cache: PromptCache,
   match: TapeMatch,
   ids: readonly number[],
-  fresh: KvCache,
+  present: KvCache,
+  from: number,
   maxTokens: number,
 ): void {
-  const kept = match.shared > 0 && cache.kv ? rt.sliceKv(cache.kv, 0, match.resumeAt) : undefined;
-  let kv = kept ? rt.concatKv(kept, fresh) : fresh;
-  let tape = [...(kept ? cache.ids.slice(0, match.resumeAt) : []), ...ids.slice(match.shared)];
-  let base = kept ? cache.base : 0;
-  if (tape.length > maxTokens) {
-    const drop = tape.length - maxTokens;
-    kv = rt.trimKv(kv, maxTokens);
-    tape = tape.slice(drop);
-    base += drop;
-  }
-  cache.ids = tape;
-  cache.kv = kv;
-  cache.base = base;
+  const reuse = match.shared > 0 && cache.hasKv;
+  const at = reuse ? match.resumeAt : 0;
+  cache.write(rt, at, present, from, maxTokens);
+  cache.ids = [...(reuse ? cache.ids.slice(0, at) : []), ...ids.slice(match.shared)];
+  if (!reuse) cache.base = 0;
+  if (cache.ids.length > maxTokens) cache.dropFront(cache.ids.length - maxTokens);
   if (match.shared > 0) cache.hits++;
   else cache.misses++;
 }

@@ -50,6 +50,7 @@ export interface RuntimeInfo {
 export class FastWeightsRuntime {
   readonly scheduler = new ModelScheduler();
   private readonly zero: FastWeightState;
+  private multiWeightings: boolean | undefined;
 
   private constructor(
     readonly model: ModelFolder,
@@ -208,21 +209,66 @@ export class FastWeightsRuntime {
     targets: readonly number[],
     weights: Float32Array,
   ): Promise<FastWeightState> {
+    return (await this.contributions(hidden, targets, [weights]))[0]!;
+  }
+
+  /**
+   * One weighted sum per row of `weightings` (each of length T). Contribution graphs exported since issue 5
+   * take weights [K, T] and return every state tensor with a leading K axis, so the slow pass and the local
+   * backward run once for all K; older graphs (weights [1, T], no K axis) run once per weighting.
+   */
+  async contributions(
+    hidden: Float32Array,
+    targets: readonly number[],
+    weightings: readonly Float32Array[],
+  ): Promise<FastWeightState[]> {
     const T = targets.length;
+    const K = weightings.length;
     const d = this.config.d_model;
-    const feeds = {
+    const base = {
       hidden: new ort.Tensor('float32', hidden, [1, T, d]),
       targets: new ort.Tensor(
         'int64',
         BigInt64Array.from(targets, (x) => BigInt(x)),
         [1, T],
       ),
-      weights: new ort.Tensor('float32', weights, [1, T]),
     };
-    const out = await this.sessions.contribution.run(feeds);
-    const tensors = {} as StateTensors;
-    for (const name of STATE_TENSOR_NAMES) tensors[name] = out[name]!.data as Float32Array;
-    return FastWeightState.fromTensors(tensors, this.config.state_tensors);
+    const session = this.sessions.contribution;
+    if (!this.contributionTakesWeightings) {
+      const out: FastWeightState[] = [];
+      for (const w of weightings) {
+        const r = await session.run({ ...base, weights: new ort.Tensor('float32', w, [1, T]) });
+        const tensors = {} as StateTensors;
+        for (const name of STATE_TENSOR_NAMES) tensors[name] = r[name]!.data as Float32Array;
+        out.push(FastWeightState.fromTensors(tensors, this.config.state_tensors));
+      }
+      return out;
+    }
+    const weights = new Float32Array(K * T);
+    weightings.forEach((w, k) => weights.set(w, k * T));
+    const r = await session.run({ ...base, weights: new ort.Tensor('float32', weights, [K, T]) });
+    return weightings.map((_, k) => {
+      const tensors = {} as StateTensors;
+      for (const name of STATE_TENSOR_NAMES) {
+        const all = r[name]!.data as Float32Array;
+        const size = all.length / K;
+        tensors[name] = all.subarray(k * size, (k + 1) * size);
+      }
+      return FastWeightState.fromTensors(tensors, this.config.state_tensors);
+    });
+  }
+
+  /** Whether the contribution graph takes several weightings at once (a leading K axis on its outputs). */
+  private get contributionTakesWeightings(): boolean {
+    if (this.multiWeightings === undefined) {
+      // (Optional chaining: stand-in sessions in tests may not describe their outputs.)
+      const described = this.sessions.contribution.outputMetadata as
+        readonly ort.InferenceSession.ValueMetadata[] | undefined;
+      const meta = described?.find((m) => m.name === STATE_TENSOR_NAMES[0]);
+      const rank = meta && meta.isTensor ? meta.shape.length : this.config.state_tensors.state_w1.length;
+      this.multiWeightings = rank === this.config.state_tensors.state_w1.length + 1;
+    }
+    return this.multiWeightings;
   }
 
   get hasFastChunk(): boolean {
