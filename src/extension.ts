@@ -153,6 +153,8 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
         updateStatus();
         GainPanel.stateChanged(uri);
       },
+      // CUDA failed mid-run (the worker logged why): the status bar now says CPU, its tooltip the reason.
+      onInfoChange: () => updateStatus(),
     });
     try {
       const info = await next.ready;

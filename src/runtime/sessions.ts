@@ -1,7 +1,8 @@
 /**
  * onnxruntime sessions for the three graphs of a model folder, with the execution-provider choice and
- * the CUDA -> CPU fallback (onnxruntime-node throws at session creation when the CUDA provider libraries
- * are absent; falling back is our job, and the reason is returned for logging).
+ * the CUDA -> CPU fallback, at creation (onnxruntime-node throws when the CUDA provider libraries are
+ * absent) and mid-run (a graph run that fails on CUDA recreates the sessions on the CPU and is retried
+ * there once). Falling back is our job; the reason is recorded for logging and the status bar.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -30,20 +31,37 @@ export interface SessionOptions {
   precision?: GraphPrecision;
 }
 
+/** One graph as the runtime uses it: an onnxruntime session, or the provider-switching wrapper around one. */
+export interface GraphSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  run(
+    feeds: ort.InferenceSession.FeedsType,
+    options?: ort.InferenceSession.RunOptions,
+  ): Promise<ort.InferenceSession.ReturnType>;
+}
+
 export interface ModelSessions {
-  body: ort.InferenceSession;
-  head: ort.InferenceSession;
-  contribution: ort.InferenceSession;
+  readonly body: GraphSession;
+  readonly head: GraphSession;
+  readonly contribution: GraphSession;
   /** The exact in-chunk fast pass (absent in model folders without fast_chunk.onnx). */
-  fastChunk?: ort.InferenceSession;
-  /** The provider the sessions run on. */
-  provider: ActiveProvider;
+  readonly fastChunk?: GraphSession;
+  /** The provider the sessions run on now: 'cuda' turns into 'cpu' when a CUDA run fails mid-run. */
+  readonly provider: ActiveProvider;
   /** 'int8' when at least one quantized graph runs. */
-  precision: GraphPrecision;
+  readonly precision: GraphPrecision;
   /** The provider that was asked for. */
-  requested: ProviderChoice;
-  /** Why CUDA was not used although it was asked for (undefined when nothing fell back). */
-  fallbackReason?: string;
+  readonly requested: ProviderChoice;
+  /** Why CUDA is not used although it was asked for (undefined when nothing fell back). */
+  readonly fallbackReason?: string;
+  /**
+   * Calls `listener` when the sessions move from CUDA to the CPU after a failed run (with the new
+   * fallbackReason); returns a function that removes the listener.
+   */
+  onProviderChange(listener: (reason: string) => void): () => void;
   release(): Promise<void>;
 }
 
@@ -150,12 +168,28 @@ function graphFiles(
   };
 }
 
+type GraphName = 'body' | 'head' | 'contribution' | 'fastChunk';
+
+/** The onnxruntime sessions of one provider. */
+interface RawSessions {
+  body: ort.InferenceSession;
+  head: ort.InferenceSession;
+  contribution: ort.InferenceSession;
+  fastChunk?: ort.InferenceSession;
+}
+
+async function releaseRaw(s: RawSessions): Promise<void> {
+  await Promise.all(
+    [s.body, s.head, s.contribution, s.fastChunk].map((x) => x?.release().catch(() => undefined)),
+  );
+}
+
 async function createAll(
   model: ModelFolder,
   providers: ort.InferenceSession.ExecutionProviderConfig[],
   threads: number | undefined,
   precision: GraphPrecision,
-): Promise<Pick<ModelSessions, 'body' | 'head' | 'contribution' | 'fastChunk'>> {
+): Promise<RawSessions> {
   const created: ort.InferenceSession[] = [];
   const files = graphFiles(model, precision);
   try {
@@ -191,7 +225,7 @@ export async function createSessions(
   const requested = options.provider ?? 'auto';
   const precision = options.precision ?? 'fp32';
   let fallbackReason: string | undefined;
-  let sessions: Pick<ModelSessions, 'body' | 'head' | 'contribution' | 'fastChunk'> | undefined;
+  let sessions: RawSessions | undefined;
   let provider: ActiveProvider = 'cpu';
   const threads = options.threads ?? DEFAULT_THREADS;
 
@@ -222,22 +256,211 @@ export async function createSessions(
     provider = 'cpu';
   }
   const s = sessions;
-  for (const graph of ['body', 'head', 'contribution'] as const) checkInterface(model, graph, s[graph]);
-  if (s.fastChunk) checkInterface(model, 'fastChunk', s.fastChunk);
-  const result: ModelSessions = {
-    ...s,
+  try {
+    for (const graph of ['body', 'head', 'contribution'] as const) checkInterface(model, graph, s[graph]);
+    if (s.fastChunk) checkInterface(model, 'fastChunk', s.fastChunk);
+  } catch (e) {
+    await releaseRaw(s);
+    throw e;
+  }
+  return new SwitchingSessions(model, s, {
     provider,
     requested,
     precision: graphFiles(model, precision).quantized ? 'int8' : 'fp32',
-    async release() {
-      await Promise.all([
-        s.body.release(),
-        s.head.release(),
-        s.contribution.release(),
-        s.fastChunk?.release(),
-      ]);
+    threads,
+    askedPrecision: precision,
+    fallbackReason,
+  });
+}
+
+/**
+ * Errors of the caller's feeds, which the CPU would raise just the same: onnxruntime's argument checks
+ * (TypeError, RangeError, a missing input) and its input validation (rank, dimensions, type).
+ */
+const FEEDS_ERROR =
+  /is missing in 'feeds'|INVALID_ARGUMENT|Invalid rank for input|invalid dimensions for input|Unexpected input data type/i;
+
+/** A failed run worth a CPU retry: anything but an error in the feeds. */
+function isProviderFailure(e: unknown): boolean {
+  if (e instanceof TypeError || e instanceof RangeError) return false;
+  return !FEEDS_ERROR.test(e instanceof Error ? e.message : String(e));
+}
+
+/** The sessions of one provider and the runs in flight on them (retired ones are released when idle). */
+interface Generation {
+  sessions: RawSessions;
+  provider: ActiveProvider;
+  running: number;
+  retired: boolean;
+  released: boolean;
+}
+
+/** A graph of SwitchingSessions: always runs on the sessions' current provider. */
+class SwitchingGraph implements GraphSession {
+  constructor(
+    private readonly owner: SwitchingSessions,
+    private readonly graph: GraphName,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.owner.current(this.graph).inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.owner.current(this.graph).outputNames;
+  }
+
+  get inputMetadata(): readonly ort.InferenceSession.ValueMetadata[] {
+    return this.owner.current(this.graph).inputMetadata;
+  }
+
+  get outputMetadata(): readonly ort.InferenceSession.ValueMetadata[] {
+    return this.owner.current(this.graph).outputMetadata;
+  }
+
+  run(
+    feeds: ort.InferenceSession.FeedsType,
+    options?: ort.InferenceSession.RunOptions,
+  ): Promise<ort.InferenceSession.ReturnType> {
+    return this.owner.run(this.graph, feeds, options);
+  }
+}
+
+/**
+ * The model's sessions behind one object whose graphs keep their identity while the provider changes: a run
+ * that fails on CUDA recreates all sessions on the CPU (same graph files, precision and threads), retries that
+ * run there once, and stays on the CPU with a fallbackReason; runs still in flight on CUDA finish before its
+ * sessions are released. A failed CPU run is just that run's error: nothing changes for the next one.
+ */
+class SwitchingSessions implements ModelSessions {
+  readonly body: GraphSession;
+  readonly head: GraphSession;
+  readonly contribution: GraphSession;
+  readonly fastChunk?: GraphSession;
+  readonly requested: ProviderChoice;
+  readonly precision: GraphPrecision;
+  fallbackReason?: string;
+  private gen: Generation;
+  private readonly retired: Generation[] = [];
+  private switching: Promise<void> | undefined;
+  private readonly listeners = new Set<(reason: string) => void>();
+  private readonly threads: number | undefined;
+  private readonly askedPrecision: GraphPrecision;
+
+  constructor(
+    private readonly model: ModelFolder,
+    sessions: RawSessions,
+    o: {
+      provider: ActiveProvider;
+      requested: ProviderChoice;
+      precision: GraphPrecision;
+      threads: number | undefined;
+      askedPrecision: GraphPrecision;
+      fallbackReason: string | undefined;
     },
-  };
-  if (fallbackReason !== undefined) result.fallbackReason = fallbackReason;
-  return result;
+  ) {
+    this.gen = { sessions, provider: o.provider, running: 0, retired: false, released: false };
+    this.requested = o.requested;
+    this.precision = o.precision;
+    this.threads = o.threads;
+    this.askedPrecision = o.askedPrecision;
+    if (o.fallbackReason !== undefined) this.fallbackReason = o.fallbackReason;
+    this.body = new SwitchingGraph(this, 'body');
+    this.head = new SwitchingGraph(this, 'head');
+    this.contribution = new SwitchingGraph(this, 'contribution');
+    if (sessions.fastChunk) this.fastChunk = new SwitchingGraph(this, 'fastChunk');
+  }
+
+  get provider(): ActiveProvider {
+    return this.gen.provider;
+  }
+
+  current(graph: GraphName): ort.InferenceSession {
+    const s = this.gen.sessions[graph];
+    if (!s) throw new Error(`this model folder has no ${graph} graph`);
+    return s;
+  }
+
+  onProviderChange(listener: (reason: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async run(
+    graph: GraphName,
+    feeds: ort.InferenceSession.FeedsType,
+    options?: ort.InferenceSession.RunOptions,
+  ): Promise<ort.InferenceSession.ReturnType> {
+    const gen = this.gen;
+    if (gen.provider === 'cpu') return this.runOn(gen, graph, feeds, options);
+    try {
+      return await this.runOn(gen, graph, feeds, options);
+    } catch (e) {
+      if (!isProviderFailure(e)) throw e;
+      await this.fallBackToCpu(gen, graph, e);
+      return this.runOn(this.gen, graph, feeds, options);
+    }
+  }
+
+  private async runOn(
+    gen: Generation,
+    graph: GraphName,
+    feeds: ort.InferenceSession.FeedsType,
+    options: ort.InferenceSession.RunOptions | undefined,
+  ): Promise<ort.InferenceSession.ReturnType> {
+    const session = gen.sessions[graph];
+    if (!session) throw new Error(`this model folder has no ${graph} graph`);
+    gen.running++;
+    try {
+      return await (options ? session.run(feeds, options) : session.run(feeds));
+    } finally {
+      gen.running--;
+      if (gen.retired && gen.running === 0) this.releaseGen(gen);
+    }
+  }
+
+  /** Moves every graph to the CPU once (concurrent failures share the switch); throws if that fails too. */
+  private fallBackToCpu(failed: Generation, graph: GraphName, err: unknown): Promise<void> {
+    if (this.gen !== failed) return this.switching ?? Promise.resolve();
+    this.switching ??= (async () => {
+      const message = err instanceof Error ? err.message : String(err);
+      let cpu: RawSessions;
+      try {
+        cpu = await createAll(this.model, ['cpu'], this.threads, this.askedPrecision);
+      } catch (e) {
+        const m = e instanceof Error ? e.message : String(e);
+        throw new Error(
+          `CUDA provider failed mid-run (${graph} graph: ${message}) and the CPU sessions could not be created: ${m}`,
+          { cause: e },
+        );
+      }
+      const reason = `CUDA provider failed mid-run (${graph} graph: ${message}); running on the CPU from now on`;
+      this.gen = { sessions: cpu, provider: 'cpu', running: 0, retired: false, released: false };
+      this.fallbackReason = reason;
+      failed.retired = true;
+      this.retired.push(failed);
+      if (failed.running === 0) this.releaseGen(failed);
+      for (const l of this.listeners) {
+        try {
+          l(reason);
+        } catch {
+          // A listener's failure must not fail the retried run.
+        }
+      }
+    })().finally(() => {
+      this.switching = undefined;
+    });
+    return this.switching;
+  }
+
+  private releaseGen(gen: Generation): Promise<void> {
+    if (gen.released) return Promise.resolve();
+    gen.released = true;
+    return releaseRaw(gen.sessions);
+  }
+
+  async release(): Promise<void> {
+    await this.switching?.catch(() => undefined);
+    await Promise.all([this.gen, ...this.retired].map((g) => this.releaseGen(g)));
+  }
 }

@@ -1,13 +1,13 @@
 /**
  * Faults the extension must survive, driven through the same ModelClient and worker the extension uses:
- * broken model folders (and recovery once fixed), CUDA asked for without its libraries, and an inference
- * error injected into one request.
+ * broken model folders (and recovery once fixed), CUDA asked for without its libraries, CUDA failing mid-run,
+ * and an inference error injected into one request.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelClient } from '../../src/host/client';
-import { loadModelFolder, ModelFolderError } from '../../src/runtime';
+import { loadModelFolder, ModelFolderError, RuntimeInfo } from '../../src/runtime';
 import { FIXTURES, ROOT, modelDir, tempDir } from './helpers';
 
 const WORKER = path.join(ROOT, 'out', 'worker.js');
@@ -133,6 +133,87 @@ describe('reliability: execution provider', () => {
       assert.match(info.fallbackReason ?? '', /CUDA provider unavailable/);
       const c = await client.complete('file:///tmp/cuda.ts', PREFIX, 4);
       assert.ok(c.tokens > 0, 'the CPU answers');
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
+/**
+ * A worker whose "CUDA" sessions are CPU sessions (there is no GPU here) that fail as CUDA does when told:
+ * onnxruntime's create() is wrapped, and { type: 'injectCudaFault', runs } makes the next `runs` runs of a
+ * session created with the CUDA provider throw a CUDA error. The real worker is loaded after it.
+ */
+function cudaWorker(): string {
+  const file = path.join(tempDir('cuda-worker'), 'worker.js');
+  const ort = require.resolve('onnxruntime-node', { paths: [ROOT] });
+  fs.writeFileSync(
+    file,
+    `const { parentPort } = require('node:worker_threads');
+const ort = require(${JSON.stringify(ort)});
+let failing = 0;
+const create = ort.InferenceSession.create;
+ort.InferenceSession.create = async function (file, options) {
+  const eps = (options.executionProviders || []).map((p) => (typeof p === 'string' ? p : p.name));
+  const session = await create.call(this, file, { ...options, executionProviders: ['cpu'] });
+  if (eps.includes('cuda')) {
+    const run = session.run.bind(session);
+    session.run = (...args) => {
+      if (failing > 0) {
+        failing--;
+        return Promise.reject(new Error('[ONNXRuntimeError] : 1 : FAIL : CUDA error cudaErrorLaunchFailure: unspecified launch failure'));
+      }
+      return run(...args);
+    };
+  }
+  return session;
+};
+parentPort.on('message', (m) => {
+  if (m && m.type === 'injectCudaFault') failing = m.runs;
+});
+require(${JSON.stringify(WORKER)});
+`,
+  );
+  return file;
+}
+
+describe('reliability: CUDA failing mid-run (through the worker the extension uses)', () => {
+  it('the request is answered on the CPU, the client hears of the change, the log says why', async () => {
+    const logs: string[] = [];
+    const changes: RuntimeInfo[] = [];
+    const client = new ModelClient({
+      modelDir: modelDir(),
+      provider: 'cuda',
+      workerPath: cudaWorker(),
+      log: (level, message) => logs.push(`${level}: ${message}`),
+      onInfoChange: (info) => changes.push(info),
+    });
+    try {
+      const info = await client.ready;
+      assert.equal(info.provider, 'cuda');
+      const uri = 'file:///tmp/cuda-mid-run.ts';
+      const good = await client.complete(uri, PREFIX, 6, undefined, false);
+      (client as unknown as { worker: { postMessage(m: unknown): void } }).worker.postMessage({
+        type: 'injectCudaFault',
+        runs: 1,
+      });
+      const retried = await client.complete(uri, `${PREFIX} `, 6, undefined, false);
+      assert.ok(retried.tokens > 0, 'the failing request was answered (retried on the CPU)');
+      assert.equal(changes.length, 1, 'one info update');
+      assert.equal(changes[0]!.provider, 'cpu');
+      assert.equal(changes[0]!.requested, 'cuda');
+      assert.equal(changes[0]!.precision, info.precision, 'the same precision');
+      assert.match(
+        changes[0]!.fallbackReason ?? '',
+        /CUDA provider failed mid-run.*unspecified launch failure/,
+      );
+      assert.equal(client.info?.provider, 'cpu', 'the client reports the CPU from now on');
+      assert.ok(
+        logs.some((l) => /^warn: CUDA provider failed mid-run/.test(l)),
+        `a warning in the log: ${logs.join(' | ')}`,
+      );
+      const again = await client.complete(uri, PREFIX, 6, undefined, false);
+      assert.equal(again.text, good.text, 'later requests answer as before, on the CPU');
     } finally {
       await client.dispose();
     }

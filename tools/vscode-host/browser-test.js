@@ -8,13 +8,16 @@
 // Two rounds: the first (cold) waits for activation and model start-up, re-asking with Alt+\ as a person
 // would; the second (warm) measures the time from the last keystroke to ghost text, in the page's own clock.
 // Then the adaptation gain panel (browser-panel.js): screenshots in a dark, a light and a high-contrast theme,
-// a click on its chart, its reset button. Writes PNG screenshots and browser-test.json into the output folder.
+// a click on its chart, its reset button. Every request of the page, its frames (the panel's webview) and
+// service workers is recorded (browser-network.js): the test fails if one goes anywhere but this code-server.
+// Writes PNG screenshots, browser-test.json and browser-network.json (each request) into the output folder.
 const fs = require('fs');
 const path = require('path');
 const util = require('util');
 const { startServer, workbenchUrl, makeRunDir, HERE } = require('./server');
 const { launchBrowser, waitForWorkbench, screenshot } = require('./browser');
 const { exercisePanel } = require('./browser-panel');
+const { recordNetwork } = require('./browser-network');
 
 const REPO = path.resolve(HERE, '..', '..');
 const GHOST = '.ghost-text-decoration';
@@ -33,6 +36,7 @@ const ARTIFACTS = [
   'gain-panel-after-reset.png',
   'browser-failure.png',
   'browser-test.json',
+  'browser-network.json',
   'browser-logs',
 ];
 
@@ -124,11 +128,15 @@ async function main() {
   result.serverStartMs = Date.now() - t0;
   let context;
   let page;
+  let network;
   try {
     // Tall enough that the gain panel's screenshots show all of it.
     context = await launchBrowser(path.join(base, 'chromium-profile'), {
       viewport: { width: 1400, height: 1300 },
     });
+    // Every request of the page, its frames (the webviews') and service workers, for the no-network check.
+    network = recordNetwork(context, workbenchUrl(server));
+    network.phase('workbench');
     page = context.pages()[0] || (await context.newPage());
     await page.goto(workbenchUrl(server));
     await waitForWorkbench(page);
@@ -196,7 +204,20 @@ async function main() {
       );
     }
 
+    network.phase('panel');
     await exercisePanel(page, opts.out, result, PANEL_TIMEOUT_MS);
+    // Nothing may leave the machine: every request of the session (the panel's webview frames included)
+    // goes to this code-server or is answered inside the browser.
+    await network.settle();
+    result.network = { requests: network.summary() };
+    const offenders = network.offenders();
+    if (offenders.length > 0) {
+      result.network.offenders = offenders;
+      throw new Error(
+        `${offenders.length} request(s) left the machine: ` +
+          offenders.map((o) => `${o.url} (${o.why}; during: ${o.phase})`).join('; '),
+      );
+    }
     result.ok = true;
   } catch (e) {
     result.ok = false;
@@ -216,6 +237,12 @@ async function main() {
   } finally {
     result.totalMs = Date.now() - t0;
     fs.writeFileSync(path.join(opts.out, 'browser-test.json'), JSON.stringify(result, null, 2) + '\n');
+    if (network) {
+      fs.writeFileSync(
+        path.join(opts.out, 'browser-network.json'),
+        JSON.stringify(network.entries, null, 2) + '\n',
+      );
+    }
     if (context) await context.close().catch(() => {});
     await server.stop();
     fs.rmSync(base, { recursive: true, force: true });
