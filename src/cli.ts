@@ -228,6 +228,7 @@ async function main(argv: string[]): Promise<number> {
           ['static', summary.static],
           ['adapted (causal)', summary.adapted],
           ['adapted (whole file)', summary.adapted_whole_file],
+          ['whole file + cache', summary.adapted_whole_file_cache ?? {}],
         ] as const) {
           console.log(`  ${name.padEnd(21)}${pct(m.line_exact_match)}% / ${pct(m.line_edit_similarity)}`);
         }

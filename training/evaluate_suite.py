@@ -63,7 +63,9 @@ POSITION_BUCKETS = (
     (4000, 8000, "4k-8k"),
     (8000, 20000, "8k-20k"),
 )
-STAGES = ("score", "valid", "cache", "dyneval", "lines", "ts", "report")
+STAGES = ("score", "valid", "cache", "mix", "dyneval", "lines", "ts", "report")
+# FWL modes mixed with the file's n-gram cache (stage mix): the product's adaptation.
+MIX_MODES = ("adapted_ngram_cache", "adapted_whole_file_ngram_cache")
 
 
 def load_split(corpus: Path, split: str, tok: Tokenizer, cache: Path | None = None) -> list[dict]:
@@ -225,6 +227,62 @@ def cache_stage(args, tok, files, log):
             unigram_cache=cache_peer.mix_nll(static, uni, best["unigram_cache"]["weight"]),
             ngram_cache=cache_peer.mix_nll(static, ngram, ng["weight"]),
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage: mix (the FWL state and the n-gram cache together, as the extension completes)
+
+
+def mix_stage(args, tok, files, log):
+    """FWL causal and whole-file NLL mixed with the causal n-gram cache (tuned on valid)."""
+    vpath = args.out / "valid_fwl.npz"
+    chosen = seeded_subset(valid_files(args, tok), args.valid_files, args.seed)
+    if not vpath.exists():
+        fwl = load_checkpoint(args.checkpoint)
+        arrays = {}
+        for k, f in enumerate(chosen):
+            scored = score_tokens(fwl, [fwl.cfg.bos_token_id, *f["ids"]])
+            for m in FWL_MODES:
+                arrays[f"{f['index']}/{m}"] = scored[m].astype(np.float32)
+            log(f"mix: valid {k + 1}/{len(chosen)} scored")
+        np.savez(vpath, **arrays)
+    with np.load(vpath) as z:
+        valid = {key: z[key].astype(np.float64) for key in z.files}
+    probs = {}  # (file index, beta) -> p_cache of each token
+    tuning = {}
+    for mode in ("adapted", "adapted_whole_file"):
+        best = None
+        for beta in cache_peer.BETAS:
+            for f in chosen:
+                if (f["index"], beta) not in probs:
+                    p = cache_peer.cache_probs(f["ids"], 4, beta)["ngram_cache"]
+                    probs[f["index"], beta] = p
+            for w in cache_peer.WEIGHTS:
+                nats = 0.0
+                for f in chosen:
+                    nll = valid[f"{f['index']}/{mode}"]
+                    nats += float(cache_peer.mix_nll(nll, probs[f["index"], beta], w).sum())
+                if best is None or nats < best[0]:
+                    best = (nats, w, beta)
+        nbytes = sum(f["bytes"] for f in chosen)
+        tuning[f"{mode}_ngram_cache"] = dict(
+            weight=best[1], beta=best[2], order=4, valid_bits_per_byte=bpb(best[0], nbytes)
+        )
+    log("mix tuned on valid: " + ", ".join(f"{k} {v}" for k, v in tuning.items()))
+    (args.out / "mix_tuning.json").write_text(json.dumps(tuning, indent=1) + "\n")
+    folder = args.out / "mix"
+    folder.mkdir(exist_ok=True)
+    for f in files:
+        scores = load_scores(args.out, [f])
+        if f["index"] not in scores:
+            continue
+        out = {}
+        for mode in ("adapted", "adapted_whole_file"):
+            t = tuning[f"{mode}_ngram_cache"]
+            p = cache_peer.cache_probs(f["ids"], t["order"], t["beta"])["ngram_cache"]
+            nll = scores[f["index"]][mode]
+            out[f"{mode}_ngram_cache"] = cache_peer.mix_nll(nll, p, t["weight"])
+        np.savez(folder / f"{f['index']:05d}.npz", **out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,6 +528,8 @@ NAMES = {
     "dyneval_rms": "4 dynamic evaluation, RMS",
     "unigram_cache": "5 unigram cache + static",
     "ngram_cache": "5 n-gram cache + static",
+    "adapted_ngram_cache": "6 FWL causal + n-gram cache",
+    "adapted_whole_file_ngram_cache": "6 FWL whole file + n-gram cache",
 }
 
 
@@ -508,15 +568,18 @@ def report_stage(args, tok, files, log):
             continue
         r = dict(scores[f["index"]], index=f["index"], n=len(f["ids"]))
         r["tok_bytes"] = tok_bytes[f["ids"]]
-        cpath = args.out / "cache" / f"{f['index']:05d}.npz"
-        if cpath.exists():
-            with np.load(cpath) as z:
-                r.update({k: z[k] for k in z.files})
+        for folder in ("cache", "mix"):
+            cpath = args.out / folder / f"{f['index']:05d}.npz"
+            if cpath.exists():
+                with np.load(cpath) as z:
+                    r.update({k: z[k] for k in z.files})
         records.append(r)
     rep = {"split": "test", "command": "training/evaluate_suite.py " + " ".join(sys.argv[1:])}
     # 1. The six-way table: files of >= min_tokens, by file length.
     suite = [r for r in records if r["n"] >= args.min_tokens and "ngram_cache" in r]
     modes = (*SCORE_MODES, "unigram_cache", "ngram_cache")
+    if suite and all(m in r for r in suite for m in MIX_MODES):
+        modes = (*modes, *MIX_MODES)
     table = {"all": _row(_totals(suite, modes), modes)}
     buckets = [(lo, hi, name) for lo, hi, name in LENGTH_BUCKETS if hi > args.min_tokens]
     buckets.append((2000, 10**9, "2k+"))
@@ -559,6 +622,9 @@ def report_stage(args, tok, files, log):
         if tune.exists():
             sub["tuning_on_valid"] = json.loads(tune.read_text())
         rep["dynamic_eval_subset"] = sub
+    mt = args.out / "mix_tuning.json"
+    if mt.exists():
+        rep["mix_tuning_on_valid"] = json.loads(mt.read_text())
     ct = args.out / "cache_tuning.json"
     if ct.exists():
         rep["cache_tuning_on_valid"] = {
@@ -605,7 +671,8 @@ def markdown(rep) -> str:
     out = []
     six = rep["six_way"]
     cols = [k for k in six if six[k]["files"]]
-    modes = (*SCORE_MODES, "unigram_cache", "ngram_cache")
+    every = (*SCORE_MODES, "unigram_cache", "ngram_cache", *MIX_MODES)
+    modes = [m for m in every if m in six["all"]]
     out.append("| bits per byte | " + " | ".join(cols) + " |")
     out.append("|---|" + "---|" * len(cols))
     out.append(
@@ -626,8 +693,14 @@ def markdown(rep) -> str:
         ("adapted_whole_file", "baseline"),
         ("unigram_cache", "static"),
         ("ngram_cache", "static"),
+        ("adapted_ngram_cache", "static"),
+        ("adapted_whole_file_ngram_cache", "static"),
+        ("adapted_whole_file_ngram_cache", "baseline"),
+        ("adapted_whole_file_ngram_cache", "ngram_cache"),
         ("static", "baseline"),
     ):
+        if m not in modes:
+            continue
         out.append(
             f"| {m} vs {ref} | "
             + " | ".join(f"{_pct(six[c][m], six[c][ref]):.2f}" for c in cols)

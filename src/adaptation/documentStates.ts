@@ -4,7 +4,16 @@
  * document closes, and evicted least-recently-used beyond a memory budget. No editor API here: the extension
  * feeds it document events.
  */
-import { BuildCancelled, BuildOptions, DocumentState, FastWeightState, FastWeightsRuntime } from '../runtime';
+import {
+  blocksAround,
+  BuildCancelled,
+  BuildOptions,
+  DocumentState,
+  FastWeightState,
+  FastWeightsRuntime,
+  FileNgrams,
+  TokenizedText,
+} from '../runtime';
 
 export interface DocumentSnapshot {
   uri: string;
@@ -30,6 +39,8 @@ export interface DocumentStateInfo {
 interface Entry {
   uri: string;
   state: DocumentState;
+  /** The file's token n-gram counts, updated with each build (they are cheap: no model run). */
+  ngrams: FileNgrams;
   builtVersion: number | undefined;
   building: { version: number; cancelled: boolean; done: Promise<void> } | undefined;
   timer: NodeJS.Timeout | undefined;
@@ -54,6 +65,9 @@ export interface DocumentStatesOptions {
 }
 
 export const DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024;
+
+/** The n-gram cache counts this many times the state's tokens around the cursor. */
+const NGRAM_WINDOW_FACTOR = 4;
 
 /** Documents that keep their summed cursor state between requests (the others rebuild it when asked). */
 const CURSOR_CACHES_KEPT = 2;
@@ -113,6 +127,7 @@ export class DocumentStates {
     if (!e) return;
     this.cancel(e);
     e.state.reset();
+    e.ngrams.clear();
     e.builtVersion = undefined;
     e.waiters.splice(0).forEach((w) => w());
     this.opts.onStateChange?.(uri);
@@ -131,17 +146,24 @@ export class DocumentStates {
       builtVersion: e.builtVersion,
       building: e.building !== undefined || e.timer !== undefined,
       buildMs: e.state.buildMs,
-      bytes: e.state.byteLength,
+      bytes: e.state.byteLength + e.ngrams.byteLength,
       computedChunks: e.state.lastBuildComputed,
     };
   }
 
-  /** The state to complete with at the cursor, or undefined when none is built. */
-  stateFor(uri: string, prefix: string): { state: FastWeightState; tokens: number } | undefined {
+  /** The state and n-gram cache to complete with at the cursor, or undefined when no state is built. */
+  stateFor(
+    uri: string,
+    prefix: string,
+  ): { state: FastWeightState; tokens: number; ngrams: FileNgrams } | undefined {
     const e = this.entries.get(uri);
     if (!e || e.state.tokenCount === 0) return undefined;
     this.touch(e);
-    return { state: e.state.stateAt(e.state.positionForPrefix(prefix)), tokens: e.state.tokenCount };
+    return {
+      state: e.state.stateAt(e.state.positionForPrefix(prefix)),
+      tokens: e.state.tokenCount,
+      ngrams: e.ngrams,
+    };
   }
 
   /** Changes the memory budget; states over it are dropped at once, least recently used first. */
@@ -180,6 +202,7 @@ export class DocumentStates {
       e = {
         uri,
         state: new DocumentState(this.runtime),
+        ngrams: new FileNgrams(this.runtime.config.vocab_size),
         builtVersion: undefined,
         building: undefined,
         timer: undefined,
@@ -222,7 +245,19 @@ export class DocumentStates {
         isCancelled: () => job.cancelled,
       };
       if (doc.cursorOffset !== undefined) buildOptions.cursorOffset = doc.cursorOffset;
+      // The counts cost no model time, so they reach further than the state does.
+      let tokens: TokenizedText | undefined;
+      buildOptions.onTokenized = (tokenized) => (tokens = tokenized);
       await e.state.rebuild(text, buildOptions);
+      // Counted when the state is done, so that they count against the budget at the same time.
+      if (tokens) {
+        const { from, to } = blocksAround(
+          tokens,
+          doc.cursorOffset ?? 0,
+          NGRAM_WINDOW_FACTOR * this.opts.maxTokens,
+        );
+        e.ngrams.update(tokens, from, to);
+      }
       e.builtVersion = job.version;
       this.touch(e);
       // The next completion is likely near the same cursor: sum its state ahead of it, in one background
@@ -232,8 +267,10 @@ export class DocumentStates {
       if (cursor !== undefined) {
         rt.scheduler
           .run('background', async () => {
-            if (this.entries.get(e.uri) === e && e.builtVersion === job.version)
+            if (this.entries.get(e.uri) === e && e.builtVersion === job.version) {
               e.state.prepareCursor(cursor);
+              this.evict(e); // the summed cursor state counts against the budget too
+            }
           })
           .catch((err: unknown) => this.opts.log?.(`cursor state for ${e.uri} failed: ${String(err)}`));
       }
@@ -256,13 +293,14 @@ export class DocumentStates {
 
   private evict(keep: Entry | undefined): void {
     let total = 0;
-    for (const e of this.entries.values()) total += e.state.byteLength;
+    for (const e of this.entries.values()) total += e.state.byteLength + e.ngrams.byteLength;
     if (total <= this.opts.budgetBytes) return;
     const lru = [...this.entries.values()].filter((e) => e !== keep).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const e of lru) {
       if (total <= this.opts.budgetBytes) break;
-      total -= e.state.byteLength;
+      total -= e.state.byteLength + e.ngrams.byteLength;
       e.state.reset();
+      e.ngrams.clear();
       e.builtVersion = undefined;
       this.opts.log?.(`state for ${e.uri} dropped (memory budget); it is rebuilt when the file is edited`);
       this.opts.onStateChange?.(e.uri);

@@ -19,6 +19,8 @@ export interface GenerateRequest {
   minIndent?: number;
   /** Use the document's fast-weight state (false: the static model). */
   adapt: boolean;
+  /** With adapt: also mix in the file's n-gram cache (absent: true). */
+  fileCache?: boolean;
 }
 
 export interface Generated {
@@ -39,13 +41,19 @@ export interface CompletionModel {
 export const SINGLE_LINE_TOKENS = 48;
 export const MULTI_LINE_TOKENS = 96;
 
-export function generationRequest(ctx: CompletionContext, lines: number, adapt: boolean): GenerateRequest {
+export function generationRequest(
+  ctx: CompletionContext,
+  lines: number,
+  adapt: boolean,
+  fileCache = true,
+): GenerateRequest {
   const request: GenerateRequest = {
     uri: ctx.uri,
     prefix: ctx.prefix,
     maxTokens: lines > 1 ? MULTI_LINE_TOKENS : SINGLE_LINE_TOKENS,
     maxLines: lines,
     adapt,
+    fileCache,
   };
   // Decoding may stop where post-processing would cut anyway (postprocess/scope.ts): saves tokens.
   if (lines > 1) request.minIndent = ctx.lineIndent.length + (opensBlock(ctx.linePrefix) ? 1 : 0);
@@ -59,7 +67,16 @@ export function modelFromClient(client: () => ModelClient | undefined): Completi
       const c = client();
       if (!c) throw new Error('the model is not loaded');
       try {
-        const out = await c.complete(r.uri, r.prefix, r.maxTokens, token, r.adapt, r.maxLines, r.minIndent);
+        const out = await c.complete(
+          r.uri,
+          r.prefix,
+          r.maxTokens,
+          token,
+          r.adapt,
+          r.maxLines,
+          r.minIndent,
+          r.fileCache,
+        );
         return {
           text: out.text,
           tokens: out.tokens,

@@ -191,7 +191,7 @@ export class CompletionPipeline {
         }
         this.counters.generations++;
         const g = await this.opts.model.generate(
-          generationRequest(ctx, lines, this.opts.adapt ?? true),
+          generationRequest(ctx, lines, this.opts.adapt ?? true, this.opts.settings().fileCache),
           source.token,
         );
         if (g.cancelled) {

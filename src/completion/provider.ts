@@ -47,6 +47,7 @@ export function readSettings(): CompletionSettings {
     debounceMs: Math.max(0, c.get<number>('debounceMs', DEFAULT_SETTINGS.debounceMs)),
     maxLines: Math.max(1, Math.floor(c.get<number>('maxLines', DEFAULT_SETTINGS.maxLines))),
     minConfidence: DEFAULT_SETTINGS.minConfidence,
+    fileCache: c.get<boolean>('adaptation.fileCache', DEFAULT_SETTINGS.fileCache),
   };
 }
 

@@ -15,6 +15,8 @@ export interface CompletionSettings {
   maxLines: number;
   /** Suggestions the model is less sure of than this (geometric-mean token probability) are not shown. */
   minConfidence: number;
+  /** Mix the file's n-gram cache into adapted suggestions (setting fastweights.adaptation.fileCache). */
+  fileCache: boolean;
 }
 
 export const DEFAULT_SETTINGS: CompletionSettings = {
@@ -26,6 +28,7 @@ export const DEFAULT_SETTINGS: CompletionSettings = {
   maxLines: 6,
   // Chosen on the valid split with `npm run replay -- --json` (its confidence_curve); README, "Completions".
   minConfidence: 0,
+  fileCache: true,
 };
 
 /** Whether suggestions are on for a language: its own entry wins over "*". */

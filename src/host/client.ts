@@ -23,6 +23,8 @@ export interface ClientOptions {
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
   onBusyChange?: (building: number) => void;
   onStateChange?: (uri: string, info: DocumentStateInfo | undefined) => void;
+  /** The runtime info changed after loading (the provider fell back from CUDA to the CPU mid-run). */
+  onInfoChange?: (info: RuntimeInfo) => void;
 }
 
 export interface Cancellable {
@@ -137,6 +139,10 @@ export class ModelClient {
       case 'log':
         this.opts.log?.(m.level, m.message);
         return;
+      case 'info':
+        this.info = m.info;
+        this.opts.onInfoChange?.(m.info);
+        return;
       default:
         return;
     }
@@ -172,7 +178,8 @@ export class ModelClient {
   }
 
   /**
-   * Completes the line after `prefix` in document `uri`, with that document's state unless adapt is false;
+   * Completes the line after `prefix` in document `uri`, with that document's state unless adapt is false
+   * (and its n-gram cache unless fileCache is false);
    * `maxLines` > 1 lets the text run over that many lines, ending early at a line indented less than
    * `minIndent` characters. A cancelled token stops the worker's decoding.
    */
@@ -184,11 +191,13 @@ export class ModelClient {
     adapt = true,
     maxLines?: number,
     minIndent?: number,
+    fileCache?: boolean,
   ): Promise<CompletionResult> {
     return this.request<CompletionResult>((id) => {
       const m: ToWorker = { type: 'complete', id, uri, prefix, maxTokens, adapt };
       if (maxLines !== undefined) m.maxLines = maxLines;
       if (minIndent !== undefined) m.minIndent = minIndent;
+      if (fileCache !== undefined) m.fileCache = fileCache;
       return m;
     }, token);
   }
@@ -268,6 +277,11 @@ export class ModelClient {
     }
     this.post({ type: 'resetAll' });
     for (const uri of this.idleWaiters.keys()) this.checkIdle(uri);
+  }
+
+  /** Mixture weight and back-off of the file's n-gram cache (default DEFAULT_NGRAM_PARAMS). */
+  setFileCacheParams(weight: number, beta: number): void {
+    this.post({ type: 'setFileCacheParams', weight, beta });
   }
 
   /** Changes the memory budget of the per-file states (MB); over it, least recently used states drop. */

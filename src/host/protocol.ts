@@ -18,6 +18,8 @@ export type ToWorker =
       maxMemoryMB?: number;
     }
   | { type: 'setMemoryBudget'; maxMemoryMB: number }
+  /** Weight and back-off of the file's n-gram cache in adapted completions (measurement tools tune it). */
+  | { type: 'setFileCacheParams'; weight: number; beta: number }
   | {
       type: 'complete';
       id: number;
@@ -29,6 +31,8 @@ export type ToWorker =
       maxLines?: number;
       /** Multi-line: stop at a line indented less than this (characters of leading whitespace). */
       minIndent?: number;
+      /** With adapt: also mix in the file's n-gram cache (absent: true). */
+      fileCache?: boolean;
     }
   | { type: 'cancel'; id: number }
   | { type: 'docUpdate'; uri: string; version: number; text: string; seq: number; cursorOffset?: number }
@@ -52,6 +56,8 @@ export interface EvaluationResult extends FileScore {
 export type FromWorker =
   | { type: 'loaded'; info: RuntimeInfo; vocabSize: number }
   | { type: 'loadError'; message: string }
+  /** The runtime's info changed after 'loaded' (CUDA failed mid-run and the model moved to the CPU). */
+  | { type: 'info'; info: RuntimeInfo }
   | { type: 'result'; id: number; value: CompletionResult | EvaluationResult }
   | { type: 'error'; id: number; message: string; cancelled?: boolean }
   | { type: 'progress'; id: number; done: number; total: number }

@@ -5,9 +5,11 @@
 import { parentPort } from 'node:worker_threads';
 import {
   completeLine,
+  DEFAULT_NGRAM_PARAMS,
   evaluateText,
   EvaluationCancelled,
   FastWeightsRuntime,
+  NgramCacheParams,
   PromptCache,
   RuntimeOptions,
 } from '../runtime';
@@ -44,6 +46,8 @@ const states = new DocumentStates({
   onStateChange: (uri) => postState(uri),
 });
 
+let fileCacheParams: NgramCacheParams = DEFAULT_NGRAM_PARAMS;
+
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'load': {
@@ -53,6 +57,12 @@ async function handle(m: ToWorker): Promise<void> {
         if (m.threads !== undefined) options.threads = m.threads;
         if (m.maxMemoryMB !== undefined) states.setBudget(m.maxMemoryMB * 1048576);
         const rt = await FastWeightsRuntime.load(options);
+        // A CUDA run that fails after loading moves the model to the CPU: tell the user (log, status bar).
+        rt.sessions.onProviderChange((reason) => {
+          if (runtime !== rt) return;
+          log('warn', reason);
+          post({ type: 'info', info: rt.info });
+        });
         const old = runtime;
         runtime = rt;
         promptCache.clear();
@@ -78,6 +88,7 @@ async function handle(m: ToWorker): Promise<void> {
           promptCache,
         };
         if (st) options.state = st.state;
+        if (st && m.fileCache !== false) options.ngrams = { cache: st.ngrams, params: fileCacheParams };
         if (m.maxLines !== undefined) options.maxLines = m.maxLines;
         if (m.minIndent !== undefined) options.minIndent = m.minIndent;
         const c = await completeLine(rt, m.prefix, options);
@@ -115,6 +126,9 @@ async function handle(m: ToWorker): Promise<void> {
       }
       return;
     }
+    case 'setFileCacheParams':
+      fileCacheParams = { weight: m.weight, beta: m.beta };
+      return;
     case 'setMemoryBudget':
       states.setBudget(m.maxMemoryMB * 1048576);
       return;

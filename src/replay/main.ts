@@ -1,17 +1,21 @@
 /**
- * `npm run replay -- FILES... [--json]`: keystrokes saved by the completion pipeline on held-out code, static
- * model vs. adapted (per-file fast weights), in one run.
+ * `npm run replay -- FILES... [--json]`: keystrokes saved by the completion pipeline on held-out code, in one
+ * run: static model, the per-file fast-weight state alone ("state"), and adapted as the extension ships it
+ * (state plus the file's n-gram cache).
  *
  * Scenario "edit": the user rewrites a region of whole lines in an existing file. The document holds the rest
  * of the file around the region; the adapted run builds the file's fast-weight state from that document
  * (without the region, so nothing of the answer leaks) before typing starts, and keeps it while the region
- * is typed (the extension would rebuild it after pauses). The simulated user looks at every suggestion (see
+ * is typed, or with --rebuild-at-line-ends brings it up to date at each finished line (the extension
+ * rebuilds it after a pause in typing). The simulated user looks at every suggestion (see
  * user.ts); the debounce runs on a virtual clock (counted in latency, not waited for), generation is real.
  *
  * Options: --json, --max-chars N (all regions together, default 3000), --files-limit N (default 15),
  * --seed N (default 1), --max-lines N (default: the extension's), --debounce-ms N (default: the
  * extension's), --abort-probes N (default 8), --model DIR, --min-confidence P (default: the
- * extension's; suggestions less sure are not shown).
+ * extension's; suggestions less sure are not shown), --cache-weight W and --cache-beta B (the file n-gram
+ * cache's mixture weight and back-off; default: the extension's), --rebuild-at-line-ends (the state and
+ * cache are brought up to date with the typed text each time a line is finished; default: built once).
  * --debounce-sweep 0,50,100 [--key-interval-ms 120]: instead of the replay, measure each debounce value in
  * real time (sweep.ts).
  */
@@ -24,7 +28,7 @@ import { modelFromClient } from '../completion/generate';
 import { CompletionPipeline } from '../completion/pipeline';
 import { CompletionSettings, DEFAULT_SETTINGS } from '../completion/settings';
 import { CompletionStats, summariseLatency } from '../completion/stats';
-import { defaultModelDir } from '../runtime';
+import { DEFAULT_NGRAM_PARAMS, defaultModelDir } from '../runtime';
 import { listFiles, pickRegion, Region, seededRandom, shuffled } from './regions';
 import { emptyTally, Tally, typeRegion } from './session';
 import { debounceSweep } from './sweep';
@@ -42,6 +46,9 @@ const { values, positionals } = parseArgs({
     'debounce-sweep': { type: 'string' },
     'min-confidence': { type: 'string' },
     'key-interval-ms': { type: 'string', default: '120' },
+    'cache-weight': { type: 'string' },
+    'rebuild-at-line-ends': { type: 'boolean', default: false },
+    'cache-beta': { type: 'string' },
     model: { type: 'string' },
   },
 });
@@ -150,6 +157,12 @@ async function main(): Promise<void> {
     workerPath: path.join(__dirname, 'worker.js'),
   });
   await client.ready;
+  const cacheParams = {
+    weight:
+      values['cache-weight'] !== undefined ? Number(values['cache-weight']) : DEFAULT_NGRAM_PARAMS.weight,
+    beta: values['cache-beta'] !== undefined ? Number(values['cache-beta']) : DEFAULT_NGRAM_PARAMS.beta,
+  };
+  client.setFileCacheParams(cacheParams.weight, cacheParams.beta);
   if (values['debounce-sweep'] !== undefined) {
     const debounces = values['debounce-sweep'].split(',').map(Number);
     const interval = Number(values['key-interval-ms']);
@@ -181,8 +194,13 @@ async function main(): Promise<void> {
   const sleep = async (ms: number): Promise<void> => {
     virtual += ms;
   };
-  const tallies = { static: emptyTally(), adapted: emptyTally() };
-  const stats = { static: new CompletionStats(), adapted: new CompletionStats() };
+  const tallies = { static: emptyTally(), state: emptyTally(), adapted: emptyTally() };
+  const stats = {
+    static: new CompletionStats(),
+    state: new CompletionStats(),
+    adapted: new CompletionStats(),
+  };
+  const stateOnly: CompletionSettings = { ...settings, fileCache: false };
   const pipelines = {
     static: new CompletionPipeline({
       model: modelFromClient(() => client),
@@ -192,9 +210,17 @@ async function main(): Promise<void> {
       sleep,
       now,
     }),
+    state: new CompletionPipeline({
+      model: modelFromClient(() => client),
+      settings: () => stateOnly,
+      stats: stats.state,
+      adapt: true,
+      sleep,
+      now,
+    }),
     adapted: new CompletionPipeline({
       model: modelFromClient(() => client),
-      settings: () => settings,
+      settings: () => ({ ...settings, fileCache: true }),
       stats: stats.adapted,
       adapt: true,
       sleep,
@@ -207,14 +233,29 @@ async function main(): Promise<void> {
     const start = region.before + '\n' + region.after;
     client.documentChanged(uri, 1, () => start, 0);
     await client.whenIdle(uri);
-    for (const mode of ['static', 'adapted'] as const) {
-      await typeRegion(pipelines[mode], region, uri, now, tallies[mode]);
+    let version = 1;
+    for (const mode of ['static', 'state', 'adapted'] as const) {
+      // Each run starts from the same document; with --rebuild-at-line-ends the adapted runs bring the
+      // state (and cache) up to date each time a line is finished, as the extension does after a pause.
+      if (version > 1) {
+        client.documentChanged(uri, ++version, () => start, 0);
+        await client.whenIdle(uri);
+      }
+      const sync =
+        values['rebuild-at-line-ends'] && mode !== 'static'
+          ? async (text: string): Promise<void> => {
+              client.documentChanged(uri, ++version, () => text, 0);
+              await client.whenIdle(uri);
+            }
+          : undefined;
+      await typeRegion(pipelines[mode], region, uri, now, tallies[mode], sync);
     }
     client.documentClosed(uri);
     const s = summary(tallies.static, stats.static).keystrokes_saved_pct;
+    const f = summary(tallies.state, stats.state).keystrokes_saved_pct;
     const a = summary(tallies.adapted, stats.adapted).keystrokes_saved_pct;
     log(
-      `${i + 1}/${regions.length} ${region.file} (${region.text.length} chars): saved so far static ${s}% adapted ${a}% (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+      `${i + 1}/${regions.length} ${region.file} (${region.text.length} chars): saved so far static ${s}% state ${f}% adapted ${a}% (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
     );
   }
   const abort = await abortProbe(client, regions, Number(values['abort-probes']));
@@ -228,27 +269,31 @@ async function main(): Promise<void> {
     debounce_ms: settings.debounceMs,
     max_lines: settings.maxLines,
     min_confidence: settings.minConfidence,
+    file_cache: cacheParams,
+    rebuild_at_line_ends: values['rebuild-at-line-ends'],
     static: summary(tallies.static, stats.static),
+    state: summary(tallies.state, stats.state),
     adapted: summary(tallies.adapted, stats.adapted),
+    state_over_static: 0,
     adapted_over_static: 0,
     abort,
     wall_s: Math.round((performance.now() - t0) / 1000),
   };
-  result.adapted_over_static =
-    Math.round(
-      (100 * result.adapted.keystrokes_saved_pct) / Math.max(0.1, result.static.keystrokes_saved_pct),
-    ) / 100;
+  const overStatic = (x: number): number =>
+    Math.round((100 * x) / Math.max(0.1, result.static.keystrokes_saved_pct)) / 100;
+  result.state_over_static = overStatic(result.state.keystrokes_saved_pct);
+  result.adapted_over_static = overStatic(result.adapted.keystrokes_saved_pct);
   if (values.json) {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
   const row = (name: string, f: (x: ReturnType<typeof summary>) => string | number): string =>
-    `| ${name} | ${f(result.static)} | ${f(result.adapted)} |`;
+    `| ${name} | ${f(result.static)} | ${f(result.state)} | ${f(result.adapted)} |`;
   console.log(`Scenario: ${result.scenario}`);
   console.log(
     `${result.files} files, ${result.chars} characters, seed ${result.seed}, debounce ${result.debounce_ms} ms, max lines ${result.max_lines}\n`,
   );
-  console.log('| metric | static | adapted |\n|---|---|---|');
+  console.log('| metric | static | state only | adapted (state + cache) |\n|---|---|---|---|');
   console.log(
     row(
       'keystrokes saved',
@@ -259,7 +304,9 @@ async function main(): Promise<void> {
   console.log(row('acceptance rate', (x) => `${(100 * x.acceptance_rate).toFixed(1)}%`));
   console.log(row('accepts (full / word)', (x) => `${x.accepts_full} / ${x.accepts_word}`));
   console.log(row('latency p50 / p95 (ms)', (x) => `${x.latency_ms.p50} / ${x.latency_ms.p95}`));
-  console.log(`\nadapted / static keystrokes saved: ${result.adapted_over_static}x`);
+  console.log(
+    `\nkeystrokes saved vs static: state only ${result.state_over_static}x, adapted ${result.adapted_over_static}x`,
+  );
   console.log(
     `abort: ${abort.stopped_by_cancel} of ${abort.probes} generations stopped by cancel; cancel -> worker free p50 ${abort.ms.p50.toFixed(0)} ms, p95 ${abort.ms.p95.toFixed(0)} ms`,
   );

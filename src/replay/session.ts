@@ -45,6 +45,8 @@ export async function typeRegion(
   uri: string,
   now: () => number,
   tally: Tally,
+  /** Called with the document text each time the typing passes a line end (the user's pause there). */
+  atLineEnd?: (text: string) => Promise<void>,
 ): Promise<void> {
   const target = region.text;
   const snapshot = (typed: number): DocumentSnapshot => ({
@@ -58,7 +60,11 @@ export async function typeRegion(
   tally.chars += target.length;
   // The same for both runs, also where an accept covers a line's indentation.
   tally.autoChars += autoIndentTotal(target);
+  let lineEnds = 0;
   while (typed < target.length) {
+    const ends = target.slice(0, typed).split('\n').length - 1;
+    if (atLineEnd && ends > lineEnds) await atLineEnd(snapshot(typed).text);
+    lineEnds = ends;
     const auto = autoIndentAt(target.slice(typed), typed > 0 && target[typed - 1] === '\n');
     if (auto > 0) {
       typed += auto;

@@ -15,6 +15,8 @@ import { FastWeightsRuntime, log2Prob } from './runtime';
 import { FastWeightState } from './fastWeights';
 import { completeLine } from './decoder';
 import { DocumentState } from './documentState';
+import { BlockTokenizer } from './blockTokenizer';
+import { DEFAULT_NGRAM_PARAMS, FileNgrams } from './fileNgrams';
 
 export interface FileScore {
   file?: string;
@@ -277,6 +279,8 @@ export interface EvaluationSummary {
   static: ModeSummary;
   adapted: ModeSummary;
   adapted_whole_file: ModeSummary;
+  /** Line metrics of the whole-file state plus the file's n-gram cache (when lines were evaluated). */
+  adapted_whole_file_cache?: Omit<ModeSummary, 'bits_per_byte'>;
   gain: { bits_per_byte_pct: number; whole_file_bits_per_byte_pct: number };
   /** Line completion: number of targets and how they were drawn (when lines were evaluated). */
   lines?: { targets: number; per_file: number; seed: number };
@@ -322,12 +326,15 @@ export function summarise(rt: FastWeightsRuntime, scores: FileScore[], perFile =
   };
   const lines = scores.flatMap((s) => s.lines ?? []);
   if (scores.some((s) => s.lines !== undefined)) {
-    const modes = {
+    const modes: Partial<Record<LineMode, Omit<ModeSummary, 'bits_per_byte'>>> = {
       static: summary.static,
       adapted: summary.adapted,
       adapted_whole_file: summary.adapted_whole_file,
     };
-    for (const [mode, target] of Object.entries(modes) as [LineMode, ModeSummary][]) {
+    if (lines.some((l) => l.adapted_whole_file_cache !== undefined)) {
+      modes.adapted_whole_file_cache = summary.adapted_whole_file_cache = {};
+    }
+    for (const [mode, target] of Object.entries(modes) as [LineMode, Omit<ModeSummary, 'bits_per_byte'>][]) {
       const rows = lines.filter((l) => l[mode] !== undefined);
       const mean = (f: (o: LineOutcome) => number): number =>
         rows.length ? rows.reduce((a, l) => a + f(l[mode]!), 0) / rows.length : 0;
@@ -389,7 +396,7 @@ export function collectCodeFiles(paths: readonly string[]): string[] {
 // DocumentState built on the document with the rest of the target line removed (what the editor holds before the
 // line is typed), queried at the cursor like the extension does.
 
-export type LineMode = 'static' | 'adapted' | 'adapted_whole_file';
+export type LineMode = 'static' | 'adapted' | 'adapted_whole_file' | 'adapted_whole_file_cache';
 
 export interface LineOutcome {
   prediction: string;
@@ -404,6 +411,8 @@ export interface LineResult {
   static: LineOutcome;
   adapted?: LineOutcome;
   adapted_whole_file?: LineOutcome;
+  /** The whole-file state with the file's n-gram cache mixed in (as the extension completes). */
+  adapted_whole_file_cache?: LineOutcome;
 }
 
 export interface LineOptions {
@@ -413,6 +422,8 @@ export interface LineOptions {
   seed?: number;
   /** Also decode with the causal state (default true). */
   causal?: boolean;
+  /** Also decode with the whole-file state plus the file's n-gram cache (default true). */
+  fileCache?: boolean;
   priority?: 'foreground' | 'background';
 }
 
@@ -540,8 +551,12 @@ export async function evaluateLines(
     const prefix = cps.slice(0, cursor).join('');
     const truth = cps.slice(cursor, end).join('');
     const masked = prefix + cps.slice(end).join('');
-    const outcome = async (state?: FastWeightState): Promise<LineOutcome> => {
-      const c = await completeLine(rt, prefix, state ? { state, priority } : { priority });
+    const outcome = async (state?: FastWeightState, ngrams?: FileNgrams): Promise<LineOutcome> => {
+      const c = await completeLine(rt, prefix, {
+        priority,
+        ...(state ? { state } : {}),
+        ...(ngrams ? { ngrams: { cache: ngrams, params: DEFAULT_NGRAM_PARAMS } } : {}),
+      });
       return {
         prediction: c.text,
         exact: lineExactMatch(c.text, truth),
@@ -554,6 +569,11 @@ export async function evaluateLines(
     const t = doc.positionForPrefix(prefix);
     if (options.causal ?? true) row.adapted = await outcome(doc.stateAt(t, 'causal'));
     row.adapted_whole_file = await outcome(doc.stateAt(t, 'whole_file'));
+    if (options.fileCache ?? true) {
+      const ngrams = new FileNgrams(rt.config.vocab_size);
+      ngrams.update(new BlockTokenizer(rt.tokenizer).tokenize(masked));
+      row.adapted_whole_file_cache = await outcome(doc.stateAt(t, 'whole_file'), ngrams);
+    }
     results.push(row);
   }
   return results;

@@ -11,3 +11,4 @@ export * from './documentState';
 export * from './promptCache';
 export * from './blockTokenizer';
 export * from './compactState';
+export * from './fileNgrams';

@@ -1,0 +1,167 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DocumentStates } from '../../src/adaptation/documentStates';
+import {
+  BlockTokenizer,
+  blocksAround,
+  completeLine,
+  DocumentState,
+  FileNgrams,
+  mixWithCache,
+} from '../../src/runtime';
+import { FIXTURES, runtime } from './helpers';
+
+const TS = fs.readFileSync(path.join(FIXTURES, 'sample.ts'), 'utf8');
+const PY = fs.readFileSync(path.join(FIXTURES, 'sample.py'), 'utf8');
+
+/** The back-off rule of training/cache_peer.py, counted naively from a token list. */
+function reference(
+  ids: readonly number[],
+  context: readonly number[],
+  beta: number,
+  vocab: number,
+): Float64Array {
+  const p = new Float64Array(vocab);
+  for (const x of ids) p[x] = p[x]! + 1 / ids.length;
+  for (let k = 1; k <= 3 && k <= context.length; k++) {
+    const ctx = context.slice(context.length - k);
+    const follow = new Map<number, number>();
+    let total = 0;
+    for (let j = k; j < ids.length; j++) {
+      if (ctx.every((c, i) => ids[j - k + i] === c)) {
+        follow.set(ids[j]!, (follow.get(ids[j]!) ?? 0) + 1);
+        total++;
+      }
+    }
+    if (total === 0) break;
+    for (let x = 0; x < vocab; x++) p[x] = (p[x]! * beta + (follow.get(x) ?? 0)) / (total + beta);
+  }
+  return p;
+}
+
+function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i]! - b[i]!) < 1e-6, `${what}: entry ${i}: ${a[i]} vs ${b[i]}`);
+  }
+}
+
+describe('file n-gram cache', () => {
+  it('gives the back-off distribution of the cache peer', async () => {
+    const rt = await runtime();
+    const V = rt.config.vocab_size;
+    const text = TS.slice(0, 3000);
+    const tokenized = new BlockTokenizer(rt.tokenizer).tokenize(text);
+    const cache = new FileNgrams(V);
+    cache.update(tokenized);
+    assert.equal(cache.tokenCount, tokenized.ids.length);
+    const out = new Float32Array(V);
+    const ids = tokenized.ids;
+    // Contexts seen in the file (every order reached), one never seen, and an empty one.
+    const contexts = [ids.slice(100, 103), ids.slice(40, 43), ids.slice(7, 9), [V - 1, V - 2, V - 3], []];
+    for (const context of contexts) {
+      assert.ok(cache.distribution(context, 0.5, out));
+      const sum = out.reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(sum - 1) < 1e-4, `sums to ${sum}`);
+      assertClose(out, reference(ids, context, 0.5, V), `context ${context.join(',')}`);
+    }
+  });
+
+  it('is empty until it counts something', async () => {
+    const rt = await runtime();
+    const cache = new FileNgrams(rt.config.vocab_size);
+    const out = new Float32Array(rt.config.vocab_size);
+    assert.equal(cache.distribution([1, 2, 3], 0.5, out), false);
+  });
+
+  it('after edits and undo equals counting the text from scratch', async () => {
+    const rt = await runtime();
+    const V = rt.config.vocab_size;
+    const blocks = new BlockTokenizer(rt.tokenizer);
+    const incremental = new FileNgrams(V);
+    const lines = PY.split('\n');
+    const versions = [
+      PY,
+      lines.map((l, i) => (i === 20 ? l + ' # edited' : l)).join('\n'),
+      lines.filter((_, i) => i < 5 || i > 9).join('\n'),
+      [...lines.slice(0, 30), 'x = compute(x)', 'x = compute(x)', ...lines.slice(30)].join('\n'),
+      PY, // undo back to the start
+    ];
+    const out = new Float32Array(V);
+    const expected = new Float32Array(V);
+    for (const text of versions) {
+      const tokenized = blocks.tokenize(text);
+      incremental.update(tokenized);
+      const fresh = new FileNgrams(V);
+      fresh.update(new BlockTokenizer(rt.tokenizer).tokenize(text));
+      assert.equal(incremental.tokenCount, fresh.tokenCount);
+      assert.equal(incremental.byteLength, fresh.byteLength);
+      for (const at of [3, 50, 120, 400]) {
+        const context = tokenized.ids.slice(at - 3, at);
+        incremental.distribution(context, 1, out);
+        fresh.distribution(context, 1, expected);
+        assertClose(out, expected, `context at ${at}`);
+      }
+    }
+  });
+
+  it('counts only a window of blocks around the cursor in long files', async () => {
+    const rt = await runtime();
+    const tokenized = new BlockTokenizer(rt.tokenizer).tokenize(TS.repeat(4));
+    const middle = Math.floor(TS.length * 2);
+    const { from, to } = blocksAround(tokenized, middle, 1000);
+    const blocks = tokenized.blocks.slice(from, to);
+    const tokens = blocks.reduce((n, b) => n + b.ids.length, 0);
+    assert.ok(tokens <= 1000 && tokens > 800, `${tokens} tokens`);
+    assert.ok(blocks[0]!.start <= middle && blocks.at(-1)!.start + blocks.at(-1)!.text.length >= middle);
+    assert.deepEqual(blocksAround(tokenized, middle, tokenized.ids.length), {
+      from: 0,
+      to: tokenized.blocks.length,
+    });
+  });
+
+  it('mixes probabilities that sum to one', () => {
+    const logits = Float32Array.from([2, 0, -1, 1]);
+    const cache = Float32Array.from([0, 0, 1, 0]);
+    const out = new Float32Array(4);
+    mixWithCache(logits, 4, cache, 0.25, out);
+    assert.ok(Math.abs(out.reduce((a, b) => a + b, 0) - 1) < 1e-6);
+    assert.ok(out[2]! > 0.25 && out[0]! > out[3]!);
+  });
+
+  it('lets decoding copy a sequence the file repeats', async () => {
+    const rt = await runtime();
+    const line = "const zqxWvut = makeFlurbulator(42, 'plonk', zqxWvut);";
+    const text = `${TS.slice(0, 1500)}\n${line}\n`;
+    const cache = new FileNgrams(rt.config.vocab_size);
+    cache.update(new BlockTokenizer(rt.tokenizer).tokenize(text));
+    const prefix = `${text}const zqxWvut = makeF`;
+    const withCache = await completeLine(rt, prefix, {
+      ngrams: { cache, params: { weight: 0.9, beta: 0.5 } },
+    });
+    assert.equal(withCache.text, "lurbulator(42, 'plonk', zqxWvut);");
+    assert.ok(Number.isFinite(withCache.meanLogProb) && withCache.meanLogProb <= 0);
+    const off = await completeLine(rt, prefix, { ngrams: { cache, params: { weight: 0, beta: 0.5 } } });
+    const plain = await completeLine(rt, prefix);
+    assert.equal(off.text, plain.text);
+    assert.equal(off.meanLogProb, plain.meanLogProb);
+  });
+
+  it('is built with each document state and dropped on reset', async () => {
+    const rt = await runtime();
+    const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 });
+    states.setRuntime(rt);
+    const uri = 'file:///ngrams.ts';
+    states.opened({ uri, version: 1, getText: () => TS, cursorOffset: 0 });
+    await states.whenIdle(uri);
+    const got = states.stateFor(uri, TS.slice(0, 200));
+    assert.ok(got);
+    assert.equal(got.ngrams.tokenCount, rt.tokenizer.encode(TS).length);
+    assert.ok(states.info(uri)!.bytes >= got.ngrams.byteLength);
+    states.reset(uri);
+    assert.equal(got.ngrams.tokenCount, 0);
+    states.dispose();
+    assert.ok(new DocumentState(rt).tokenCount === 0);
+  });
+});
