@@ -114,7 +114,11 @@
 
     $('static').textContent = f3(r.staticBitsPerByte);
     $('adapted').textContent = f3(r.adaptedBitsPerByte);
-    $('whole-file').textContent = `bits per byte; ${f3(r.wholeFileBitsPerByte)} from the whole file`;
+    $('whole-file').textContent =
+      `bits per byte; ${f3(r.wholeFileBitsPerByte)} from the whole file` +
+      (r.fileCache
+        ? `; ${f3(r.fileCache.bitsPerByte)} with the file's n-gram cache too (${r.fileCache.gainPct.toFixed(1)}% lower than without adaptation)`
+        : '');
     $('gain').textContent = gainText(r.gainPct);
     $('gain').classList.toggle('negative', r.gainPct < 0);
     $('gain').classList.toggle('neutral', r.gainPct === 0);

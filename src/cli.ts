@@ -11,6 +11,7 @@ import {
   collectCodeFiles,
   completeLine,
   defaultModelDir,
+  DEFAULT_NGRAM_PARAMS,
   DocumentState,
   evaluateLines,
   evaluateText,
@@ -26,7 +27,8 @@ const USAGE = `Usage:
   fastweights complete FILE --line N --column N [--no-adapt] [--max-tokens N] [--json]
       Prints the model's suggestion for the rest of the line at the 1-based line and column.
   fastweights eval PATH... [--json] [--per-file] [--max-tokens N] [--min-tokens N] [--lines N] [--seed N]
-      Bits per byte of code files (folders recursively): static, adapted (causal) and whole-file;
+      Bits per byte of code files (folders recursively): static, adapted (causal) and whole-file,
+      each also mixed with the file's n-gram cache (the extension's weight and back-off);
       and line completion (exact match, edit similarity) on N seeded target lines per file
       (--lines, default 1; 0 skips it). --min-tokens skips shorter files.
 Options:
@@ -193,7 +195,11 @@ async function main(argv: string[]): Promise<number> {
     for (const file of files) {
       const text = fs.readFileSync(file, 'utf8');
       if (minTokens > 0 && rt.tokenizer.encode(text).length < minTokens) continue;
-      const evalOptions: Parameters<typeof evaluateText>[2] = { perToken: false };
+      // The n-gram cache scores cost no model run: always reported, with the extension's weight and back-off.
+      const evalOptions: Parameters<typeof evaluateText>[2] = {
+        perToken: false,
+        ngrams: DEFAULT_NGRAM_PARAMS,
+      };
       if (maxTokens !== undefined) evalOptions.maxTokens = maxTokens;
       const s = await evaluateText(rt, text, evalOptions);
       s.file = file;
@@ -221,6 +227,16 @@ async function main(argv: string[]): Promise<number> {
       console.log(
         `adapted (whole file)   ${f(summary.adapted_whole_file.bits_per_byte)} bits/byte  (${summary.gain.whole_file_bits_per_byte_pct.toFixed(2)}% lower)`,
       );
+      const st = summary.static.bits_per_byte;
+      for (const [name, m] of [
+        ['static + file cache', summary.ngram_cache],
+        ['causal + file cache', summary.adapted_ngram_cache],
+        ['whole file + cache', summary.adapted_whole_file_ngram_cache],
+      ] as const) {
+        const b = m?.bits_per_byte;
+        if (b !== undefined)
+          console.log(`${name.padEnd(23)}${f(b)} bits/byte  (${(((st - b) / st) * 100).toFixed(2)}% lower)`);
+      }
       if (summary.lines) {
         const pct = (x: number | undefined): string => (x ?? 0).toFixed(2);
         console.log(`line completion, ${summary.lines.targets} targets: exact match / edit similarity`);
@@ -228,7 +244,7 @@ async function main(argv: string[]): Promise<number> {
           ['static', summary.static],
           ['adapted (causal)', summary.adapted],
           ['adapted (whole file)', summary.adapted_whole_file],
-          ['whole file + cache', summary.adapted_whole_file_cache ?? {}],
+          ['whole file + cache', summary.adapted_whole_file_ngram_cache ?? {}],
         ] as const) {
           console.log(`  ${name.padEnd(21)}${pct(m.line_exact_match)}% / ${pct(m.line_edit_similarity)}`);
         }

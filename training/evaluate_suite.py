@@ -467,10 +467,23 @@ def ts_stage(args, tok, files, log):
         log(f"ts: {time.time() - t0:.0f} s")
     ts = json.loads(result_path.read_text())
     scores = load_scores(args.out, subset)
+    # The FWL modes mixed with the n-gram cache too, where both sides have them (same w and beta).
+    for f in subset:
+        mix = args.out / "mix" / f"{f['index']:05d}.npz"
+        if f["index"] in scores and mix.exists():
+            with np.load(mix) as z:
+                scores[f["index"]].update({k: z[k].astype(np.float64) for k in z.files})
+    modes = [
+        m
+        for m in (*FWL_MODES, *MIX_MODES)
+        if all(f"{m}_bits_per_byte" in p for p in ts["per_file"])
+        and all(m in scores.get(f["index"], {}) for f in subset)
+    ]
+    modes = [*FWL_MODES, *(m for m in modes if m in MIX_MODES)]
     fwl = None
     rows = []
     by_path = {str(Path(p["file"]).resolve()): p for p in ts["per_file"]}
-    tot = {m: [0.0, 0.0] for m in FWL_MODES}
+    tot = {m: [0.0, 0.0] for m in modes}
     nbytes = 0
     for f in subset:
         dst = (folder / f["package"].replace("/", "__") / f["path"]).resolve()
@@ -483,7 +496,7 @@ def ts_stage(args, tok, files, log):
         # Relative to the subset folder: no machine path in the committed report.
         rel = str(dst.relative_to(folder.resolve()))
         row = dict(index=f["index"], file=rel, tokens=len(f["ids"]), bytes=f["bytes"])
-        for m in FWL_MODES:
+        for m in modes:
             p_bpb = bpb(py[m].sum(), f["bytes"])
             t_bpb = t[f"{m}_bits_per_byte"]
             row[m] = dict(python=p_bpb, ts=t_bpb, rel_diff_pct=100 * (t_bpb - p_bpb) / p_bpb)
@@ -497,15 +510,19 @@ def ts_stage(args, tok, files, log):
             ts=tot[m][1] / nbytes,
             rel_diff_pct=100 * (tot[m][1] - tot[m][0]) / tot[m][0],
         )
-        for m in FWL_MODES
+        for m in modes
     }
     agree = dict(
         files=len(rows),
         tokens=sum(r["tokens"] for r in rows),
         bytes=nbytes,
         overall=overall,
-        max_abs_file_rel_diff_pct=max(abs(r[m]["rel_diff_pct"]) for r in rows for m in FWL_MODES),
-        ts_lines={m: {k: v for k, v in ts[m].items() if k.startswith("line_")} for m in FWL_MODES},
+        max_abs_file_rel_diff_pct=max(abs(r[m]["rel_diff_pct"]) for r in rows for m in modes),
+        ts_lines={
+            m: {k: v for k, v in ts[m].items() if k.startswith("line_")}
+            for m in (*FWL_MODES, "adapted_whole_file_ngram_cache")
+            if m in ts
+        },
         ts_line_targets=ts.get("lines"),
         per_file=rows,
     )

@@ -107,6 +107,7 @@ async function handle(m: ToWorker): Promise<void> {
         if (!rt) throw new Error('the model is not loaded');
         const fileTokens = rt.tokenizer.encode(m.text).length;
         const s = await evaluateText(rt, m.text, {
+          ngrams: fileCacheParams,
           priority: 'background',
           maxTokens: m.maxTokens,
           isCancelled: () => cancelled.has(m.id),

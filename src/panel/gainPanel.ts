@@ -268,6 +268,10 @@ export class GainPanel {
     const state = this.stateOf(client, doc);
     // An empty state adapts nothing: completions then get the static model's figures.
     const live = state.tokens > 0;
+    const cacheOn = vscode.workspace
+      .getConfiguration('fastweights')
+      .get<boolean>('adaptation.fileCache', true);
+    const wfCache = s.cacheBits?.wholeFile;
     const stats = this.deps.stats();
     const facts = modelFacts(info.modelDir);
     const states = this.statesMemory(client);
@@ -287,6 +291,10 @@ export class GainPanel {
       wholeFileBitsPerByte: live ? wf : st,
       gainPct: live ? gainPct(st, ad) : 0,
       wholeFileGainPct: live ? gainPct(st, wf) : 0,
+      fileCache:
+        live && cacheOn && wfCache !== undefined
+          ? { bitsPerByte: bpb(wfCache), gainPct: gainPct(st, bpb(wfCache)) }
+          : null,
       evaluated: { adaptedBitsPerByte: ad, wholeFileBitsPerByte: wf, gainPct: gainPct(st, ad) },
       state,
       linesPerBlock: ev.blocks.linesPerBlock,

@@ -31,6 +31,11 @@ export interface GainView {
   wholeFileBitsPerByte: number;
   gainPct: number;
   wholeFileGainPct: number;
+  /**
+   * Whole file plus the file's n-gram cache (each token's cache from the text before it), as completions
+   * mix them; null when the cache is off (fastweights.adaptation.fileCache) or the state is empty.
+   */
+  fileCache: { bitsPerByte: number; gainPct: number } | null;
   /** The evaluation's adapted figures, whatever the state: what a (re)built state gives this text. */
   evaluated: { adaptedBitsPerByte: number; wholeFileBitsPerByte: number; gainPct: number };
   state: { status: StateStatus; tokens: number; bytes: number };

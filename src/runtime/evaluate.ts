@@ -16,7 +16,13 @@ import { FastWeightState } from './fastWeights';
 import { completeLine } from './decoder';
 import { DocumentState } from './documentState';
 import { BlockTokenizer } from './blockTokenizer';
-import { DEFAULT_NGRAM_PARAMS, FileNgrams } from './fileNgrams';
+import {
+  causalCacheProbs,
+  DEFAULT_NGRAM_PARAMS,
+  FileNgrams,
+  mixedBits,
+  NgramCacheParams,
+} from './fileNgrams';
 
 export interface FileScore {
   file?: string;
@@ -26,6 +32,8 @@ export interface FileScore {
   adaptedBits?: number;
   wholeFileBits?: number;
   ms: number;
+  /** Bits of each mode mixed with the file's causal n-gram cache (options.ngrams). */
+  cacheBits?: { static: number; adapted?: number; wholeFile?: number };
   /** Line-completion results (evaluateLines), when computed. */
   lines?: LineResult[];
   /** Per scored token (options.perToken): where the gain panel finds which lines adaptation helps. */
@@ -60,6 +68,11 @@ export interface EvaluateOptions {
   method?: 'auto' | 'fast_chunk' | 'per_token';
   /** Also return per-token bytes and bits in `perToken` (default true: a few arrays of file length). */
   perToken?: boolean;
+  /**
+   * Also score each mode mixed with the file's n-gram cache (the cache of the text before each token, as in
+   * training/cache_peer.py), with these weight and back-off.
+   */
+  ngrams?: NgramCacheParams;
 }
 
 export class EvaluationCancelled extends Error {
@@ -103,8 +116,9 @@ export async function evaluateText(
     return rt.scheduler.run(priority, fn);
   };
   const result: FileScore = { tokens: n, bytes, staticBits: 0, ms: 0 };
-  const per = (options.perToken ?? true) ? newTokenScores(rt, fileIds, doAdapted, doWhole) : undefined;
-  if (per) result.perToken = per;
+  const keepPerToken = options.perToken ?? true;
+  const per = keepPerToken || options.ngrams ? newTokenScores(rt, fileIds, doAdapted, doWhole) : undefined;
+  if (per && keepPerToken) result.perToken = per;
   if (n === 0) {
     if (doAdapted) result.adaptedBits = 0;
     if (doWhole) result.wholeFileBits = 0;
@@ -137,6 +151,7 @@ export async function evaluateText(
     }
   }
   if (!doAdapted && !doWhole) {
+    if (options.ngrams && per) result.cacheBits = cacheScores(fileIds, per, options.ngrams);
     result.ms = performance.now() - t0;
     return result;
   }
@@ -252,8 +267,27 @@ export async function evaluateText(
   options.onProgress?.(n, n);
   if (doAdapted) result.adaptedBits = adaptedBits;
   if (doWhole) result.wholeFileBits = wholeBits;
+  if (options.ngrams && per) result.cacheBits = cacheScores(fileIds, per, options.ngrams);
   result.ms = performance.now() - t0;
   return result;
+}
+
+/** The per-token bits of each mode, mixed with the causal n-gram cache, summed. */
+function cacheScores(
+  fileIds: readonly number[],
+  per: TokenScores,
+  params: NgramCacheParams,
+): NonNullable<FileScore['cacheBits']> {
+  const p = causalCacheProbs(fileIds, params.beta);
+  const sum = (bits: Float32Array): number => {
+    let s = 0;
+    for (let j = 0; j < bits.length; j++) s += mixedBits(bits[j]!, p[j]!, params.weight, j === 0);
+    return s;
+  };
+  const out: NonNullable<FileScore['cacheBits']> = { static: sum(per.staticBits) };
+  if (per.adaptedBits) out.adapted = sum(per.adaptedBits);
+  if (per.wholeFileBits) out.wholeFile = sum(per.wholeFileBits);
+  return out;
 }
 
 function newTokenScores(
@@ -279,8 +313,13 @@ export interface EvaluationSummary {
   static: ModeSummary;
   adapted: ModeSummary;
   adapted_whole_file: ModeSummary;
-  /** Line metrics of the whole-file state plus the file's n-gram cache (when lines were evaluated). */
-  adapted_whole_file_cache?: Omit<ModeSummary, 'bits_per_byte'>;
+  /**
+   * Each mode mixed with the file's n-gram cache (when scored with options.ngrams); line metrics of the
+   * whole-file state plus the cache when lines were evaluated.
+   */
+  ngram_cache?: Partial<ModeSummary>;
+  adapted_ngram_cache?: Partial<ModeSummary>;
+  adapted_whole_file_ngram_cache?: Partial<ModeSummary>;
   gain: { bits_per_byte_pct: number; whole_file_bits_per_byte_pct: number };
   /** Line completion: number of targets and how they were drawn (when lines were evaluated). */
   lines?: { targets: number; per_file: number; seed: number };
@@ -294,6 +333,9 @@ export interface EvaluationSummary {
     static_bits_per_byte: number;
     adapted_bits_per_byte: number;
     adapted_whole_file_bits_per_byte: number;
+    ngram_cache_bits_per_byte?: number;
+    adapted_ngram_cache_bits_per_byte?: number;
+    adapted_whole_file_ngram_cache_bits_per_byte?: number;
   }[];
 }
 
@@ -324,6 +366,15 @@ export function summarise(rt: FastWeightsRuntime, scores: FileScore[], perFile =
     provider: rt.info.provider,
     seconds: scores.reduce((a, s) => a + s.ms, 0) / 1000,
   };
+  if (scores.length > 0 && scores.every((s) => s.cacheBits !== undefined)) {
+    const total = (f: (c: NonNullable<FileScore['cacheBits']>) => number | undefined): number =>
+      bpb(scores.reduce((a, s) => a + (f(s.cacheBits!) ?? 0), 0));
+    summary.ngram_cache = { bits_per_byte: total((c) => c.static) };
+    if (scores.every((s) => s.cacheBits!.adapted !== undefined))
+      summary.adapted_ngram_cache = { bits_per_byte: total((c) => c.adapted) };
+    if (scores.every((s) => s.cacheBits!.wholeFile !== undefined))
+      summary.adapted_whole_file_ngram_cache = { bits_per_byte: total((c) => c.wholeFile) };
+  }
   const lines = scores.flatMap((s) => s.lines ?? []);
   if (scores.some((s) => s.lines !== undefined)) {
     const modes: Partial<Record<LineMode, Omit<ModeSummary, 'bits_per_byte'>>> = {
@@ -331,8 +382,8 @@ export function summarise(rt: FastWeightsRuntime, scores: FileScore[], perFile =
       adapted: summary.adapted,
       adapted_whole_file: summary.adapted_whole_file,
     };
-    if (lines.some((l) => l.adapted_whole_file_cache !== undefined)) {
-      modes.adapted_whole_file_cache = summary.adapted_whole_file_cache = {};
+    if (lines.some((l) => l.adapted_whole_file_ngram_cache !== undefined)) {
+      modes.adapted_whole_file_ngram_cache = summary.adapted_whole_file_ngram_cache ??= {};
     }
     for (const [mode, target] of Object.entries(modes) as [LineMode, Omit<ModeSummary, 'bits_per_byte'>][]) {
       const rows = lines.filter((l) => l[mode] !== undefined);
@@ -351,6 +402,13 @@ export function summarise(rt: FastWeightsRuntime, scores: FileScore[], perFile =
       static_bits_per_byte: s.bytes ? s.staticBits / s.bytes : 0,
       adapted_bits_per_byte: s.bytes ? (s.adaptedBits ?? 0) / s.bytes : 0,
       adapted_whole_file_bits_per_byte: s.bytes ? (s.wholeFileBits ?? 0) / s.bytes : 0,
+      ...(s.cacheBits && s.bytes
+        ? {
+            ngram_cache_bits_per_byte: s.cacheBits.static / s.bytes,
+            adapted_ngram_cache_bits_per_byte: (s.cacheBits.adapted ?? 0) / s.bytes,
+            adapted_whole_file_ngram_cache_bits_per_byte: (s.cacheBits.wholeFile ?? 0) / s.bytes,
+          }
+        : {}),
     }));
   }
   return summary;
@@ -396,7 +454,7 @@ export function collectCodeFiles(paths: readonly string[]): string[] {
 // DocumentState built on the document with the rest of the target line removed (what the editor holds before the
 // line is typed), queried at the cursor like the extension does.
 
-export type LineMode = 'static' | 'adapted' | 'adapted_whole_file' | 'adapted_whole_file_cache';
+export type LineMode = 'static' | 'adapted' | 'adapted_whole_file' | 'adapted_whole_file_ngram_cache';
 
 export interface LineOutcome {
   prediction: string;
@@ -412,7 +470,7 @@ export interface LineResult {
   adapted?: LineOutcome;
   adapted_whole_file?: LineOutcome;
   /** The whole-file state with the file's n-gram cache mixed in (as the extension completes). */
-  adapted_whole_file_cache?: LineOutcome;
+  adapted_whole_file_ngram_cache?: LineOutcome;
 }
 
 export interface LineOptions {
@@ -572,7 +630,7 @@ export async function evaluateLines(
     if (options.fileCache ?? true) {
       const ngrams = new FileNgrams(rt.config.vocab_size);
       ngrams.update(new BlockTokenizer(rt.tokenizer).tokenize(masked));
-      row.adapted_whole_file_cache = await outcome(doc.stateAt(t, 'whole_file'), ngrams);
+      row.adapted_whole_file_ngram_cache = await outcome(doc.stateAt(t, 'whole_file'), ngrams);
     }
     results.push(row);
   }

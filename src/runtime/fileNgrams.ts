@@ -216,3 +216,41 @@ export function blocksAround(
   while (to < blocks.length && blocks[to]!.firstToken + blocks[to]!.ids.length <= lo + maxTokens) to++;
   return { from, to };
 }
+
+/**
+ * p_cache(ids[j] | ids[:j]) for every token of a file, the cache holding only the tokens before j (0 at
+ * j = 0): the causal cache of training/cache_peer.py, for scoring a file the way the Python evaluation does.
+ */
+export function causalCacheProbs(ids: readonly number[], beta: number): Float64Array {
+  const p = new Float64Array(ids.length);
+  const unigram = new Map<number, number>();
+  const contexts: Map<string, { total: number; next: Map<number, number> }>[] = [];
+  for (let k = 1; k <= MAX_CONTEXT; k++) contexts.push(new Map());
+  for (let j = 0; j < ids.length; j++) {
+    const x = ids[j]!;
+    if (j > 0) {
+      let q = (unigram.get(x) ?? 0) / j;
+      for (let k = 1; k <= MAX_CONTEXT && k <= j; k++) {
+        const c = contexts[k - 1]!.get(ids.slice(j - k, j).join(','));
+        if (!c) break;
+        q = ((c.next.get(x) ?? 0) + beta * q) / (c.total + beta);
+      }
+      p[j] = q;
+    }
+    unigram.set(x, (unigram.get(x) ?? 0) + 1);
+    for (let k = 1; k <= MAX_CONTEXT && k <= j; k++) {
+      const key = ids.slice(j - k, j).join(',');
+      let c = contexts[k - 1]!.get(key);
+      if (!c) contexts[k - 1]!.set(key, (c = { total: 0, next: new Map() }));
+      c.total++;
+      c.next.set(x, (c.next.get(x) ?? 0) + 1);
+    }
+  }
+  return p;
+}
+
+/** Bits of a token under (1 - w) p_model + w p_cache, given its model bits (the model alone where j = 0). */
+export function mixedBits(modelBits: number, pCache: number, weight: number, first: boolean): number {
+  if (first) return modelBits;
+  return -Math.log2((1 - weight) * Math.pow(2, -modelBits) + weight * pCache);
+}

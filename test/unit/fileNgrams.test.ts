@@ -5,15 +5,21 @@ import { DocumentStates } from '../../src/adaptation/documentStates';
 import {
   BlockTokenizer,
   blocksAround,
+  causalCacheProbs,
   completeLine,
   DocumentState,
+  evaluateText,
   FileNgrams,
+  mixedBits,
   mixWithCache,
+  summarise,
 } from '../../src/runtime';
-import { FIXTURES, runtime } from './helpers';
+import { FIXTURES, ROOT, runtime } from './helpers';
 
 const TS = fs.readFileSync(path.join(FIXTURES, 'sample.ts'), 'utf8');
 const PY = fs.readFileSync(path.join(FIXTURES, 'sample.py'), 'utf8');
+/** A longer real file (from the valid split). */
+const PARITY = fs.readFileSync(path.join(ROOT, 'models', 'fw-code-small', 'parity_fixture.ts'), 'utf8');
 
 /** The back-off rule of training/cache_peer.py, counted naively from a token list. */
 function reference(
@@ -66,6 +72,44 @@ describe('file n-gram cache', () => {
       assert.ok(Math.abs(sum - 1) < 1e-4, `sums to ${sum}`);
       assertClose(out, reference(ids, context, 0.5, V), `context ${context.join(',')}`);
     }
+  });
+
+  it('scores each token with the cache of the text before it (the Python cache peer)', async () => {
+    const rt = await runtime();
+    const ids = rt.tokenizer.encode(PARITY);
+    assert.ok(ids.length > 1000);
+    const p = causalCacheProbs(ids, 0.5);
+    assert.equal(p[0], 0);
+    for (const j of [1, 2, 5, 40, 200, 777, ids.length - 1]) {
+      const expected = reference(
+        ids.slice(0, j),
+        ids.slice(Math.max(0, j - 3), j),
+        0.5,
+        rt.config.vocab_size,
+      );
+      assert.ok(Math.abs(p[j]! - expected[ids[j]!]!) < 1e-9, `token ${j}: ${p[j]} vs ${expected[ids[j]!]}`);
+    }
+  });
+
+  it('evaluation mixes each mode with the cache, token by token', async () => {
+    const rt = await runtime();
+    const text = PARITY;
+    const params = { weight: 0.2, beta: 0.5 };
+    const s = await evaluateText(rt, text, { ngrams: params });
+    const per = s.perToken!;
+    const p = causalCacheProbs(rt.tokenizer.encode(text), params.beta);
+    let expected = 0;
+    for (let j = 0; j < per.adaptedBits!.length; j++)
+      expected += mixedBits(per.adaptedBits![j]!, p[j]!, 0.2, j === 0);
+    assert.ok(Math.abs(s.cacheBits!.adapted! - expected) < 1e-6);
+    // The cache helps on a file that repeats itself, and the summary reports the three mixed modes.
+    assert.ok(s.cacheBits!.wholeFile! < s.wholeFileBits!);
+    const summary = summarise(rt, [s]);
+    assert.ok(
+      summary.adapted_whole_file_ngram_cache!.bits_per_byte! < summary.adapted_whole_file.bits_per_byte,
+    );
+    assert.ok(summary.ngram_cache!.bits_per_byte! < summary.static.bits_per_byte);
+    assert.ok((await evaluateText(rt, text)).cacheBits === undefined);
   });
 
   it('is empty until it counts something', async () => {
