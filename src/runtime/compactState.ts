@@ -83,6 +83,26 @@ export class CompactState {
     }
   }
 
+  /** out = a * out + w * this, in one pass (a cursor step scales a sum and adds or removes one chunk). */
+  scaleAndAddTo(out: FastWeightState, a: number, w: number): void {
+    for (const name of STATE_TENSOR_NAMES) {
+      const t = this.tensors[name];
+      const y = out.tensors[name];
+      if (t.kind === 'fp32') {
+        const v = t.values;
+        for (let i = 0; i < y.length; i++) y[i] = a * y[i]! + w * v[i]!;
+        continue;
+      }
+      const { values, scales, cols } = t;
+      for (let r = 0; r < scales.length; r++) {
+        const s = w * scales[r]!;
+        const off = r * cols;
+        const end = off + cols;
+        for (let c = off; c < end; c++) y[c] = a * y[c]! + s * values[c]!;
+      }
+    }
+  }
+
   get byteLength(): number {
     let n = 0;
     for (const name of STATE_TENSOR_NAMES) {

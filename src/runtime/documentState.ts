@@ -200,6 +200,11 @@ export class DocumentState {
     this.builtText = undefined;
   }
 
+  /** Whether summed sides at the cursor are kept (the next query there adds no chunk sums). */
+  get hasCursorState(): boolean {
+    return this.cursorCache !== undefined;
+  }
+
   /** Frees the summed state at the cursor (rebuilt on the next query); for documents not in use. */
   dropCursorCache(): void {
     this.cursorCache = undefined;
@@ -259,6 +264,7 @@ export class DocumentState {
   }
 
   private setLayout(layout: ChunkLayout[], tokenized: TokenizedText): void {
+    const knownBefore = new Set(this.computed.keys());
     const keep = new Set(layout.map((c) => c.key));
     for (const c of this.layout) if (!keep.has(c.key) && this.computed.has(c.key)) this.spare.push(c.key);
     this.spare = this.spare.filter((k, i, a) => !keep.has(k) && a.indexOf(k) === i);
@@ -266,9 +272,126 @@ export class DocumentState {
     for (const key of [...this.computed.keys()]) {
       if (!keep.has(key) && !this.spare.includes(key)) this.computed.delete(key);
     }
+    const previous = this.layout;
     this.layout = layout;
     this.tokenized = tokenized;
-    this.cursorCache = undefined;
+    this.cursorCache = this.cursorCache && this.carryCursorCache(this.cursorCache, previous, knownBefore);
+  }
+
+  /**
+   * The summed state at the cursor, carried over to a new layout where that is exact: each side keeps its sum
+   * when its chunks have the same keys (so the same contributions) at the same distances from the cursor
+   * chunk, which is what an edit inside the cursor chunk leaves (the tokens it adds or removes shift both
+   * sides alike). A side that changed is summed afresh; undefined when the cursor chunk is not found.
+   */
+  private carryCursorCache(
+    c: CursorCache,
+    previous: readonly ChunkLayout[],
+    knownBefore: ReadonlySet<string>,
+  ): CursorCache | undefined {
+    const layout = this.layout;
+    // Where the chunk next to the cursor chunk is now (of equal chunks, the one nearest its old place).
+    const find = (j: number): number | undefined => {
+      const key = previous[j]?.key;
+      let best: number | undefined;
+      layout.forEach((x, i) => {
+        if (x.key === key && (best === undefined || Math.abs(i - j) < Math.abs(best - j))) best = i;
+      });
+      return best;
+    };
+    const left = c.chunk > 0 ? find(c.chunk - 1) : undefined;
+    const right = c.chunk + 1 < previous.length ? find(c.chunk + 1) : undefined;
+    const n = left !== undefined ? left + 1 : right !== undefined ? right - 1 : undefined;
+    if (n === undefined || c.chunk < 0 || c.chunk >= previous.length || n < 0 || n >= layout.length) return;
+    const shift = n - c.chunk;
+    const first = layout[n]!.first;
+    const last = layout[n]!.last;
+    const lam = this.rt.config.fwl.decay;
+    // A side stays when its chunks sit at the same distances from the cursor chunk; a chunk there whose key
+    // changed (an edit) swaps its contribution: the old one out now, the new one in now or when computed.
+    const patchSide = (
+      from: number,
+      to: number,
+      sum: FastWeightState,
+      distance: (x: ChunkLayout, cursor: ChunkLayout) => number,
+      part: (x: ChunkContributions) => CompactState,
+    ): boolean => {
+      const oldCursor = { first: c.first, last: c.last, key: '' };
+      const swaps: [ChunkLayout, ChunkLayout][] = [];
+      for (let j = from; j <= to; j++) {
+        const a = previous[j]!;
+        const b = layout[j + shift];
+        if (!b || b.last - b.first !== a.last - a.first) return false;
+        if (distance(a, oldCursor) !== distance(b, layout[n]!)) return false;
+        if (a.key === b.key) continue;
+        // The old contribution was in the sum when it is known, unless dropped just now.
+        if (!this.computed.has(a.key) && knownBefore.has(a.key)) return false;
+        swaps.push([a, b]);
+      }
+      for (const [a, b] of swaps) {
+        const w = Math.pow(lam, distance(b, layout[n]!));
+        const out = this.computed.get(a.key);
+        if (out) part(out).addScaledTo(sum, -w);
+        const into = this.computed.get(b.key);
+        if (into) part(into).addScaledTo(sum, w);
+      }
+      return true;
+    };
+    const leftOk =
+      c.leftEdge + shift >= 0 &&
+      patchSide(
+        c.leftEdge,
+        c.chunk - 1,
+        c.left,
+        (x, cur) => cur.first - 1 - x.last,
+        (x) => x.fromEnd,
+      );
+    const rightOk =
+      c.mode !== 'whole_file' ||
+      (c.rightEdge + shift < layout.length &&
+        patchSide(
+          c.chunk + 1,
+          c.rightEdge,
+          c.right,
+          (x, cur) => x.first - cur.last - 1,
+          (x) => x.fromStart,
+        ));
+    const carried: CursorCache = {
+      chunk: n,
+      mode: c.mode,
+      left: leftOk ? c.left : c.left.setZero(),
+      right: rightOk ? c.right : c.right.setZero(),
+      first,
+      last,
+      leftEdge: leftOk ? c.leftEdge + shift : n,
+      rightEdge: rightOk ? c.rightEdge + shift : n,
+      at: undefined,
+    };
+    // Chunks beyond the edges that now weigh enough (the same rule as a fresh sum).
+    this.extendLeft(carried);
+    if (carried.mode === 'whole_file') this.extendRight(carried);
+    return carried;
+  }
+
+  /**
+   * A chunk just computed: the summed cursor state gains it where it lies inside the summed range (it was
+   * missing when the sums were made); the cursor chunk itself is not in the sums, and chunks beyond the
+   * edges weigh under NEGLIGIBLE_WEIGHT.
+   */
+  private addToCursorCache(key: string, contributions: ChunkContributions): void {
+    const c = this.cursorCache;
+    if (!c) return;
+    const lam = this.rt.config.fwl.decay;
+    this.layout.forEach((x, j) => {
+      if (x.key !== key) return;
+      if (j >= c.leftEdge && j < c.chunk) {
+        contributions.fromEnd.addScaledTo(c.left, Math.pow(lam, c.first - 1 - x.last));
+        c.at = undefined;
+      } else if (c.mode === 'whole_file' && j > c.chunk && j <= c.rightEdge) {
+        contributions.fromStart.addScaledTo(c.right, Math.pow(lam, x.first - c.last - 1));
+        c.at = undefined;
+      }
+    });
   }
 
   /** The tokens a chunk starting at `first` sees in its attention window (its snapshot's key). */
@@ -338,9 +461,11 @@ export class DocumentState {
       const fromEnd = CompactState.from(end!);
       const fromStart = CompactState.from(start!);
       if (this.layout.some((c) => c.key === chunk.key)) {
-        this.computed.set(chunk.key, { fromEnd, fromStart, tokens: len });
+        const contributions = { fromEnd, fromStart, tokens: len };
+        const known = this.computed.has(chunk.key); // (computed meanwhile by a cancelled build)
+        this.computed.set(chunk.key, contributions);
         this.lastBuildComputed++;
-        this.cursorCache = undefined;
+        if (!known) this.addToCursorCache(chunk.key, contributions);
       }
     }
     // The next chunk's start too (the run's end), so that an edit there after this one finds it.
@@ -441,13 +566,17 @@ export class DocumentState {
     const i = c.chunk;
     const a = this.layout[i]!;
     const b = this.layout[i + 1]!;
-    c.left.scale(Math.pow(lam, b.first - a.first));
-    this.contributionsOf(i)?.fromEnd.addScaledTo(c.left, Math.pow(lam, b.first - 1 - a.last));
+    // Each side is scaled and gains or loses one chunk in a single pass over it.
+    scaleAndAdd(
+      c.left,
+      Math.pow(lam, b.first - a.first),
+      this.contributionsOf(i)?.fromEnd,
+      Math.pow(lam, b.first - 1 - a.last),
+    );
     if (c.mode === 'whole_file') {
-      if (c.rightEdge >= i + 1) {
-        this.contributionsOf(i + 1)?.fromStart.addScaledTo(c.right, -Math.pow(lam, b.first - a.last - 1));
-      }
-      c.right.scale(Math.pow(lam, -(b.last - a.last)));
+      const s = Math.pow(lam, -(b.last - a.last));
+      const leaving = c.rightEdge >= i + 1 ? this.contributionsOf(i + 1)?.fromStart : undefined;
+      scaleAndAdd(c.right, s, leaving, -s * Math.pow(lam, b.first - a.last - 1));
       c.rightEdge = Math.max(c.rightEdge, i + 1);
     }
     Object.assign(c, { chunk: i + 1, first: b.first, last: b.last, at: undefined });
@@ -460,19 +589,28 @@ export class DocumentState {
     const i = c.chunk;
     const a = this.layout[i]!;
     const b = this.layout[i - 1]!;
-    if (c.leftEdge <= i - 1) {
-      this.contributionsOf(i - 1)?.fromEnd.addScaledTo(c.left, -Math.pow(lam, a.first - 1 - b.last));
-    }
-    c.left.scale(Math.pow(lam, -(a.first - b.first)));
+    const s = Math.pow(lam, -(a.first - b.first));
+    const leaving = c.leftEdge <= i - 1 ? this.contributionsOf(i - 1)?.fromEnd : undefined;
+    scaleAndAdd(c.left, s, leaving, -s * Math.pow(lam, a.first - 1 - b.last));
     c.leftEdge = Math.min(c.leftEdge, i - 1);
     if (c.mode === 'whole_file') {
-      c.right.scale(Math.pow(lam, a.last - b.last));
-      this.contributionsOf(i)?.fromStart.addScaledTo(c.right, Math.pow(lam, a.first - b.last - 1));
+      scaleAndAdd(
+        c.right,
+        Math.pow(lam, a.last - b.last),
+        this.contributionsOf(i)?.fromStart,
+        Math.pow(lam, a.first - b.last - 1),
+      );
       c.rightEdge = Math.max(c.rightEdge, i);
     }
     Object.assign(c, { chunk: i - 1, first: b.first, last: b.last, at: undefined });
     this.extendLeft(c);
   }
+}
+
+/** x = a * x + w * chunk in one pass (x = a * x without a chunk). */
+function scaleAndAdd(x: FastWeightState, a: number, chunk: CompactState | undefined, w: number): void {
+  if (chunk) chunk.scaleAndAddTo(x, a, w);
+  else x.scale(a);
 }
 
 /** The chunks whose positions fall in a window of maxTokens positions around `cursor`. */

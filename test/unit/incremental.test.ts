@@ -174,6 +174,38 @@ describe('incremental document state', () => {
     });
   });
 
+  it('keeps the summed cursor state across edits and rebuilds as a fresh sum gives it', async () => {
+    const rt = await runtime();
+    const doc = new DocumentState(rt);
+    const cursorOffset = text.indexOf('\n', Math.floor(text.length / 2));
+    await doc.rebuild(text, { priority: 'foreground', chunkTokens: 64, cursorOffset });
+    doc.stateAt(doc.positionForPrefix(text.slice(0, cursorOffset)));
+    // Typing at the cursor (tokens added), at a far line, a removed line, and back: each time the sums are
+    // carried to the new layout (or a side summed anew) and chunks computed later are added to them.
+    const texts = [
+      text.slice(0, cursorOffset) + ' foo(bar, baz);' + text.slice(cursorOffset),
+      text.slice(0, cursorOffset) + ' foo(bar, baz); qux' + text.slice(cursorOffset),
+      text.replace('\n', ' // first line\n'),
+      lines.slice(0, 3).concat(lines.slice(4)).join('\n'),
+      text,
+    ];
+    let carriedAtLeastOnce = false;
+    for (const next of texts) {
+      await doc.rebuild(next, { priority: 'foreground', chunkTokens: 64, cursorOffset });
+      carriedAtLeastOnce ||= doc.byteLength > 0 && doc.hasCursorState;
+      for (const f of [cursorOffset, Math.floor(next.length * 0.2), cursorOffset - 40]) {
+        const t = doc.positionForPrefix(next.slice(0, f));
+        const carried = doc.stateAt(t).clone();
+        doc.dropCursorCache();
+        const expected = doc.stateAt(t); // summed afresh from the same chunk contributions
+        assert.ok(expected.norm() > 0);
+        const err = relativeDiff(carried, expected);
+        assert.ok(err < 1e-3, `offset ${f}: relative difference ${err}`);
+      }
+    }
+    assert.ok(carriedAtLeastOnce, 'the sums survived a rebuild');
+  });
+
   it('builds the chunks nearest the cursor first and holds a window of maxTokens positions', async () => {
     const rt = await runtime();
     const doc = new DocumentState(rt);
