@@ -13,6 +13,7 @@ import {
   FastWeightsRuntime,
   FileNgrams,
   TokenizedText,
+  unfinishedLineBlocks,
 } from '../runtime';
 
 export interface DocumentSnapshot {
@@ -251,12 +252,9 @@ export class DocumentStates {
       await e.state.rebuild(text, buildOptions);
       // Counted when the state is done, so that they count against the budget at the same time.
       if (tokens) {
-        const { from, to } = blocksAround(
-          tokens,
-          doc.cursorOffset ?? 0,
-          NGRAM_WINDOW_FACTOR * this.opts.maxTokens,
-        );
-        e.ngrams.update(tokens, from, to);
+        const cursor = doc.cursorOffset ?? 0;
+        const { from, to } = blocksAround(tokens, cursor, NGRAM_WINDOW_FACTOR * this.opts.maxTokens);
+        e.ngrams.update(tokens, from, to, unfinishedLineBlocks(tokens, text, cursor));
       }
       e.builtVersion = job.version;
       this.touch(e);

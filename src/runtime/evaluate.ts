@@ -22,6 +22,7 @@ import {
   FileNgrams,
   mixedBits,
   NgramCacheParams,
+  unfinishedLineBlocks,
 } from './fileNgrams';
 
 export interface FileScore {
@@ -629,7 +630,9 @@ export async function evaluateLines(
     row.adapted_whole_file = await outcome(doc.stateAt(t, 'whole_file'));
     if (options.fileCache ?? true) {
       const ngrams = new FileNgrams(rt.config.vocab_size);
-      ngrams.update(new BlockTokenizer(rt.tokenizer).tokenize(masked));
+      const tokenized = new BlockTokenizer(rt.tokenizer).tokenize(masked);
+      const skip = unfinishedLineBlocks(tokenized, masked, prefix.length);
+      ngrams.update(tokenized, 0, tokenized.blocks.length, skip);
       row.adapted_whole_file_ngram_cache = await outcome(doc.stateAt(t, 'whole_file'), ngrams);
     }
     results.push(row);

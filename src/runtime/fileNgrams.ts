@@ -81,12 +81,18 @@ export class FileNgrams {
   }
 
   /**
-   * Makes the counts those of `tokenized` (the blocks from `fromBlock` to `toBlock`, default all), touching
-   * only the blocks that changed since the last update.
+   * Makes the counts those of `tokenized` (the blocks from `fromBlock` to `toBlock`, default all, except
+   * those in `skip`), touching only the blocks that changed since the last update.
    */
-  update(tokenized: TokenizedText, fromBlock = 0, toBlock = tokenized.blocks.length): void {
+  update(
+    tokenized: TokenizedText,
+    fromBlock = 0,
+    toBlock = tokenized.blocks.length,
+    skip: readonly number[] = [],
+  ): void {
     const wanted = new Map<string, BlockEntry>();
     for (let b = Math.max(0, fromBlock); b < Math.min(toBlock, tokenized.blocks.length); b++) {
+      if (skip.includes(b)) continue;
       const block = tokenized.blocks[b]!;
       const from = Math.max(0, block.firstToken - MAX_CONTEXT);
       const context = block.firstToken - from;
@@ -196,6 +202,20 @@ export function mixWithCache(
   }
   const keep = (1 - weight) / sum;
   for (let i = 0; i < vocab; i++) out[i] = out[i]! * keep + weight * cache[i]!;
+}
+
+/**
+ * The blocks not to count while completing at `offset`: when the cursor's line already has text before the
+ * cursor, that unfinished line (its block and the next, which holds its line end) would teach the cache
+ * that the line ends right at the cursor, and suggestions would come out empty.
+ */
+export function unfinishedLineBlocks(tokenized: TokenizedText, text: string, offset: number): number[] {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  if (offset <= 0 || text.slice(lineStart, offset).trim().length === 0) return [];
+  const { blocks } = tokenized;
+  let at = 0;
+  while (at + 1 < blocks.length && blocks[at + 1]!.start <= offset) at++;
+  return [at, at + 1];
 }
 
 /** Blocks [from, to) whose tokens lie within `maxTokens` centred on the block holding `offset`. */

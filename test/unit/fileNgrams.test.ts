@@ -9,12 +9,14 @@ import {
   completeLine,
   DocumentState,
   evaluateText,
+  FastWeightsRuntime,
   FileNgrams,
   mixedBits,
   mixWithCache,
   summarise,
+  unfinishedLineBlocks,
 } from '../../src/runtime';
-import { FIXTURES, ROOT, runtime } from './helpers';
+import { FIXTURES, modelDir, ROOT, runtime } from './helpers';
 
 const TS = fs.readFileSync(path.join(FIXTURES, 'sample.ts'), 'utf8');
 const PY = fs.readFileSync(path.join(FIXTURES, 'sample.py'), 'utf8');
@@ -110,6 +112,34 @@ describe('file n-gram cache', () => {
     );
     assert.ok(summary.ngram_cache!.bits_per_byte! < summary.static.bits_per_byte);
     assert.ok((await evaluateText(rt, text)).cacheBits === undefined);
+  });
+
+  it('leaves out the unfinished line at the cursor, so it does not predict the line ending there', async () => {
+    const rt = await runtime();
+    const text = 'export function area(width: number, height: number): number {\n  return \n}\n';
+    const cursor = text.indexOf('return ') + 'return '.length;
+    const tokenized = new BlockTokenizer(rt.tokenizer).tokenize(text);
+    const skip = unfinishedLineBlocks(tokenized, text, cursor);
+    assert.ok(skip.length > 0);
+    assert.deepEqual(unfinishedLineBlocks(tokenized, text, text.indexOf('\n}') + 1), []); // nothing before it
+    const cache = new FileNgrams(rt.config.vocab_size);
+    cache.update(tokenized, 0, tokenized.blocks.length, skip);
+    const counted = skip.reduce((n, b) => n - (tokenized.blocks[b]?.ids.length ?? 0), tokenized.ids.length);
+    assert.equal(cache.tokenCount, counted);
+    // The extension's int8 graphs: counting the unfinished line too made this suggestion come out empty.
+    const int8 = await FastWeightsRuntime.load({
+      modelDir: modelDir(),
+      provider: 'cpu',
+      precision: 'int8',
+      threads: 1,
+    });
+    try {
+      const prefix = text.slice(0, cursor);
+      const c = await completeLine(int8, prefix, { ngrams: { cache, params: { weight: 0.2, beta: 0.5 } } });
+      assert.ok(c.text.trim().length >= 2, `a suggestion: ${JSON.stringify(c.text)}`);
+    } finally {
+      await int8.dispose();
+    }
   });
 
   it('is empty until it counts something', async () => {
