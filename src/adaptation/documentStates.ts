@@ -42,6 +42,8 @@ interface Entry {
   state: DocumentState;
   /** The file's token n-gram counts, updated with each build (they are cheap: no model run). */
   ngrams: FileNgrams;
+  /** What the counts were made from, so a completion can leave out the line it completes. */
+  counted?: { tokens: TokenizedText; text: string; from: number; to: number; skip: number[] };
   builtVersion: number | undefined;
   building: { version: number; cancelled: boolean; done: Promise<void> } | undefined;
   timer: NodeJS.Timeout | undefined;
@@ -129,6 +131,7 @@ export class DocumentStates {
     this.cancel(e);
     e.state.reset();
     e.ngrams.clear();
+    e.counted = undefined;
     e.builtVersion = undefined;
     e.waiters.splice(0).forEach((w) => w());
     this.opts.onStateChange?.(uri);
@@ -163,8 +166,21 @@ export class DocumentStates {
     return {
       state: e.state.stateAt(e.state.positionForPrefix(prefix)),
       tokens: e.state.tokenCount,
-      ngrams: e.ngrams,
+      ngrams: this.ngramsAt(e, prefix),
     };
+  }
+
+  /** The entry's n-gram counts without the unfinished line at the cursor (recounted there if it moved). */
+  private ngramsAt(e: Entry, prefix: string): FileNgrams {
+    const c = e.counted;
+    if (c && c.text.startsWith(prefix)) {
+      const skip = unfinishedLineBlocks(c.tokens, c.text, prefix.length);
+      if (skip.join() !== c.skip.join()) {
+        e.ngrams.update(c.tokens, c.from, c.to, skip);
+        c.skip = skip;
+      }
+    }
+    return e.ngrams;
   }
 
   /** Changes the memory budget; states over it are dropped at once, least recently used first. */
@@ -254,7 +270,9 @@ export class DocumentStates {
       if (tokens) {
         const cursor = doc.cursorOffset ?? 0;
         const { from, to } = blocksAround(tokens, cursor, NGRAM_WINDOW_FACTOR * this.opts.maxTokens);
-        e.ngrams.update(tokens, from, to, unfinishedLineBlocks(tokens, text, cursor));
+        const skip = unfinishedLineBlocks(tokens, text, cursor);
+        e.ngrams.update(tokens, from, to, skip);
+        e.counted = { tokens, text, from, to, skip };
       }
       e.builtVersion = job.version;
       this.touch(e);
@@ -299,6 +317,7 @@ export class DocumentStates {
       total -= e.state.byteLength + e.ngrams.byteLength;
       e.state.reset();
       e.ngrams.clear();
+      e.counted = undefined;
       e.builtVersion = undefined;
       this.opts.log?.(`state for ${e.uri} dropped (memory budget); it is rebuilt when the file is edited`);
       this.opts.onStateChange?.(e.uri);

@@ -142,6 +142,24 @@ describe('file n-gram cache', () => {
     }
   });
 
+  it('a completion request leaves its unfinished line out even when the counts were made elsewhere', async () => {
+    const rt = await runtime();
+    const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 });
+    states.setRuntime(rt);
+    const uri = 'file:///unfinished.ts';
+    const text = `${TS}\nexport function area(width: number, height: number): number {\n  return \n}\n`;
+    states.opened({ uri, version: 1, getText: () => text, cursorOffset: 0 });
+    await states.whenIdle(uri);
+    const all = rt.tokenizer.encode(text).length;
+    const prefix = text.slice(0, text.lastIndexOf('return ') + 'return '.length);
+    const got = states.stateFor(uri, prefix)!;
+    assert.ok(got.ngrams.tokenCount < all, `${got.ngrams.tokenCount} of ${all} tokens counted`);
+    assert.equal(states.stateFor(uri, '')!.ngrams.tokenCount, all); // at a line start: nothing left out
+    states.reset(uri);
+    assert.equal(got.ngrams.tokenCount, 0);
+    states.dispose();
+  });
+
   it('is empty until it counts something', async () => {
     const rt = await runtime();
     const cache = new FileNgrams(rt.config.vocab_size);
@@ -229,7 +247,7 @@ describe('file n-gram cache', () => {
     const uri = 'file:///ngrams.ts';
     states.opened({ uri, version: 1, getText: () => TS, cursorOffset: 0 });
     await states.whenIdle(uri);
-    const got = states.stateFor(uri, TS.slice(0, 200));
+    const got = states.stateFor(uri, TS.slice(0, TS.indexOf('\n') + 1));
     assert.ok(got);
     assert.equal(got.ngrams.tokenCount, rt.tokenizer.encode(TS).length);
     assert.ok(states.info(uri)!.bytes >= got.ngrams.byteLength);
