@@ -26,6 +26,19 @@ export interface TokenizedText {
 
 const WHITESPACE = /\s/;
 
+/** Index of the block holding character `offset` (the last block starting at or before it; 0 if none). */
+export function blockAt(tokenized: TokenizedText, offset: number): number {
+  const { blocks } = tokenized;
+  let lo = 0;
+  let hi = Math.max(0, blocks.length - 1);
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (blocks[mid]!.start <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 /** Offsets where blocks start (0 first). */
 export function blockStarts(text: string): number[] {
   const starts = [0];
@@ -64,14 +77,7 @@ export class BlockTokenizer {
   tokensBefore(tokenized: TokenizedText, offset: number): number {
     const { blocks } = tokenized;
     if (blocks.length === 0) return 0;
-    let lo = 0;
-    let hi = blocks.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (blocks[mid]!.start <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    const block = blocks[lo]!;
+    const block = blocks[blockAt(tokenized, offset)]!;
     const inside = offset - block.start;
     if (inside <= 0) return block.firstToken;
     if (inside >= block.text.length) return block.firstToken + block.ids.length;

@@ -13,7 +13,7 @@
  * inside it, keyed by its text plus the tokens before it that those n-grams reach, so an edit changes the
  * counts of one or two blocks and undo finds the same keys again.
  */
-import type { TokenizedText } from './blockTokenizer';
+import { blockAt, type TokenizedText } from './blockTokenizer';
 
 export interface NgramCacheParams {
   /** Weight of the cache in the mixture (0 leaves the model alone). */
@@ -212,9 +212,7 @@ export function mixWithCache(
 export function unfinishedLineBlocks(tokenized: TokenizedText, text: string, offset: number): number[] {
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
   if (offset <= 0 || text.slice(lineStart, offset).trim().length === 0) return [];
-  const { blocks } = tokenized;
-  let at = 0;
-  while (at + 1 < blocks.length && blocks[at + 1]!.start <= offset) at++;
+  const at = blockAt(tokenized, offset);
   return [at, at + 1];
 }
 
@@ -226,8 +224,7 @@ export function blocksAround(
 ): { from: number; to: number } {
   const { blocks, ids } = tokenized;
   if (ids.length <= maxTokens) return { from: 0, to: blocks.length };
-  let at = 0;
-  while (at + 1 < blocks.length && blocks[at + 1]!.start <= offset) at++;
+  const at = blockAt(tokenized, offset);
   const centre = blocks[at]?.firstToken ?? 0;
   const lo = Math.max(0, Math.min(centre - maxTokens / 2, ids.length - maxTokens));
   let from = at;
