@@ -65,7 +65,12 @@ POSITION_BUCKETS = (
 )
 STAGES = ("score", "valid", "cache", "mix", "dyneval", "lines", "ts", "report")
 # FWL modes mixed with the file's n-gram cache (stage mix): the product's adaptation.
-MIX_MODES = ("adapted_ngram_cache", "adapted_whole_file_ngram_cache")
+MIX_MODES = ("static_ngram_cache", "adapted_ngram_cache", "adapted_whole_file_ngram_cache")
+# The extension's cache: order 8, mixed through a gate fitted on valid (cache_peer.fit_gate).
+GATE_ORDER = 8
+GATE_BETAS = (0.5, 1.0, 2.0)
+# The same mixes in `fastweights eval` (TypeScript) where its names differ.
+TS_NAMES = {"static_ngram_cache": "ngram_cache"}
 
 
 def load_split(corpus: Path, split: str, tok: Tokenizer, cache: Path | None = None) -> list[dict]:
@@ -248,40 +253,48 @@ def mix_stage(args, tok, files, log):
         np.savez(vpath, **arrays)
     with np.load(vpath) as z:
         valid = {key: z[key].astype(np.float64) for key in z.files}
-    probs = {}  # (file index, beta) -> p_cache of each token
+    # The gate (see cache_peer.py) is fitted for the whole-file mode, the extension's, used for all.
+    matches = {}  # (file index, beta) -> cache_match
+    best = None
+    for beta in GATE_BETAS:
+        for f in chosen:
+            matches[f["index"], beta] = cache_peer.cache_match(f["ids"], GATE_ORDER, beta)
+        pairs = [
+            (valid[f"{f['index']}/adapted_whole_file"], matches[f["index"], beta]) for f in chosen
+        ]
+        theta = cache_peer.fit_gate(pairs, GATE_ORDER)
+        nats = 0.0
+        for nll, m in pairs:
+            w = cache_peer.gate_weights(theta, m, GATE_ORDER)
+            nats += float(cache_peer.mix_nll(nll, m["p"], w).sum())
+        log(f"mix: beta {beta}: gate {theta}, {nats:.0f} nats")
+        if best is None or nats < best[0]:
+            best = (nats, beta, theta)
+    nbytes = sum(f["bytes"] for f in chosen)
     tuning = {}
     for mode in ("adapted", "adapted_whole_file"):
-        best = None
-        for beta in cache_peer.BETAS:
-            for f in chosen:
-                if (f["index"], beta) not in probs:
-                    p = cache_peer.cache_probs(f["ids"], 4, beta)["ngram_cache"]
-                    probs[f["index"], beta] = p
-            for w in cache_peer.WEIGHTS:
-                nats = 0.0
-                for f in chosen:
-                    nll = valid[f"{f['index']}/{mode}"]
-                    nats += float(cache_peer.mix_nll(nll, probs[f["index"], beta], w).sum())
-                if best is None or nats < best[0]:
-                    best = (nats, w, beta)
-        nbytes = sum(f["bytes"] for f in chosen)
+        nats = 0.0
+        for f in chosen:
+            m = matches[f["index"], best[1]]
+            w = cache_peer.gate_weights(best[2], m, GATE_ORDER)
+            nats += float(cache_peer.mix_nll(valid[f"{f['index']}/{mode}"], m["p"], w).sum())
         tuning[f"{mode}_ngram_cache"] = dict(
-            weight=best[1], beta=best[2], order=4, valid_bits_per_byte=bpb(best[0], nbytes)
+            gate=best[2], beta=best[1], order=GATE_ORDER, valid_bits_per_byte=bpb(nats, nbytes)
         )
     log("mix tuned on valid: " + ", ".join(f"{k} {v}" for k, v in tuning.items()))
     (args.out / "mix_tuning.json").write_text(json.dumps(tuning, indent=1) + "\n")
     folder = args.out / "mix"
     folder.mkdir(exist_ok=True)
+    t = tuning["adapted_whole_file_ngram_cache"]
     for f in files:
         scores = load_scores(args.out, [f])
         if f["index"] not in scores:
             continue
+        m = cache_peer.cache_match(f["ids"], GATE_ORDER, t["beta"])
+        w = cache_peer.gate_weights(t["gate"], m, GATE_ORDER)
         out = {}
-        for mode in ("adapted", "adapted_whole_file"):
-            t = tuning[f"{mode}_ngram_cache"]
-            p = cache_peer.cache_probs(f["ids"], t["order"], t["beta"])["ngram_cache"]
-            nll = scores[f["index"]][mode]
-            out[f"{mode}_ngram_cache"] = cache_peer.mix_nll(nll, p, t["weight"])
+        for mode in ("static", "adapted", "adapted_whole_file"):
+            out[f"{mode}_ngram_cache"] = cache_peer.mix_nll(scores[f["index"]][mode], m["p"], w)
         np.savez(folder / f"{f['index']:05d}.npz", **out)
 
 
@@ -476,7 +489,7 @@ def ts_stage(args, tok, files, log):
     modes = [
         m
         for m in (*FWL_MODES, *MIX_MODES)
-        if all(f"{m}_bits_per_byte" in p for p in ts["per_file"])
+        if all(f"{TS_NAMES.get(m, m)}_bits_per_byte" in p for p in ts["per_file"])
         and all(m in scores.get(f["index"], {}) for f in subset)
     ]
     modes = [*FWL_MODES, *(m for m in modes if m in MIX_MODES)]
@@ -498,7 +511,7 @@ def ts_stage(args, tok, files, log):
         row = dict(index=f["index"], file=rel, tokens=len(f["ids"]), bytes=f["bytes"])
         for m in modes:
             p_bpb = bpb(py[m].sum(), f["bytes"])
-            t_bpb = t[f"{m}_bits_per_byte"]
+            t_bpb = t[f"{TS_NAMES.get(m, m)}_bits_per_byte"]
             row[m] = dict(python=p_bpb, ts=t_bpb, rel_diff_pct=100 * (t_bpb - p_bpb) / p_bpb)
             tot[m][0] += py[m].sum() / LN2
             tot[m][1] += t_bpb * f["bytes"]
@@ -545,8 +558,9 @@ NAMES = {
     "dyneval_rms": "4 dynamic evaluation, RMS",
     "unigram_cache": "5 unigram cache + static",
     "ngram_cache": "5 n-gram cache + static",
-    "adapted_ngram_cache": "6 FWL causal + n-gram cache",
-    "adapted_whole_file_ngram_cache": "6 FWL whole file + n-gram cache",
+    "static_ngram_cache": "5 gated order-8 cache (the extension's) + static",
+    "adapted_ngram_cache": "6 FWL causal + gated cache",
+    "adapted_whole_file_ngram_cache": "6 FWL whole file + gated cache",
 }
 
 
@@ -710,10 +724,12 @@ def markdown(rep) -> str:
         ("adapted_whole_file", "baseline"),
         ("unigram_cache", "static"),
         ("ngram_cache", "static"),
+        ("static_ngram_cache", "static"),
         ("adapted_ngram_cache", "static"),
         ("adapted_whole_file_ngram_cache", "static"),
         ("adapted_whole_file_ngram_cache", "baseline"),
         ("adapted_whole_file_ngram_cache", "ngram_cache"),
+        ("adapted_whole_file_ngram_cache", "static_ngram_cache"),
         ("static", "baseline"),
     ):
         if m not in modes:

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { GraphPrecision, ProviderChoice, RuntimeInfo } from '../runtime';
+import type { GraphPrecision, NgramCacheParams, ProviderChoice, RuntimeInfo } from '../runtime';
 import type { DocumentStateInfo } from '../adaptation/documentStates';
 import type { CompletionResult, EvaluationResult, FromWorker, ToWorker } from './protocol';
 
@@ -279,9 +279,9 @@ export class ModelClient {
     for (const uri of this.idleWaiters.keys()) this.checkIdle(uri);
   }
 
-  /** Mixture weight and back-off of the file's n-gram cache (default DEFAULT_NGRAM_PARAMS). */
-  setFileCacheParams(weight: number, beta: number): void {
-    this.post({ type: 'setFileCacheParams', weight, beta });
+  /** Mixture gate or weight and back-off of the file's n-gram cache (default DEFAULT_NGRAM_PARAMS). */
+  setFileCacheParams(params: NgramCacheParams): void {
+    this.post({ type: 'setFileCacheParams', params });
   }
 
   /** Changes the memory budget of the per-file states (MB); over it, least recently used states drop. */

@@ -3,7 +3,14 @@
  * onnxruntime-node runs a graph synchronously on the calling thread, so the model lives in a worker thread
  * and the extension host stays responsive while states build and completions decode.
  */
-import type { Completion, FileScore, GraphPrecision, ProviderChoice, RuntimeInfo } from '../runtime';
+import type {
+  Completion,
+  FileScore,
+  GraphPrecision,
+  NgramCacheParams,
+  ProviderChoice,
+  RuntimeInfo,
+} from '../runtime';
 import type { DocumentStateInfo } from '../adaptation/documentStates';
 
 export type ToWorker =
@@ -18,8 +25,8 @@ export type ToWorker =
       maxMemoryMB?: number;
     }
   | { type: 'setMemoryBudget'; maxMemoryMB: number }
-  /** Weight and back-off of the file's n-gram cache in adapted completions (measurement tools tune it). */
-  | { type: 'setFileCacheParams'; weight: number; beta: number }
+  /** Gate (or fixed weight) and back-off of the file's n-gram cache in adapted completions (tools tune it). */
+  | { type: 'setFileCacheParams'; params: NgramCacheParams }
   | {
       type: 'complete';
       id: number;

@@ -128,7 +128,7 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     }
     case 'setFileCacheParams':
-      fileCacheParams = { weight: m.weight, beta: m.beta };
+      fileCacheParams = m.params;
       return;
     case 'setMemoryBudget':
       states.setBudget(m.maxMemoryMB * 1048576);

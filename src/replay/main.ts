@@ -14,7 +14,9 @@
  * --seed N (default 1), --max-lines N (default: the extension's), --debounce-ms N (default: the
  * extension's), --abort-probes N (default 8), --model DIR, --min-confidence P (default: the
  * extension's; suggestions less sure are not shown), --cache-weight W and --cache-beta B (the file n-gram
- * cache's mixture weight and back-off; default: the extension's), --rebuild-at-line-ends (the state and
+ * cache's fixed mixture weight and back-off; default: the extension's gate and back-off), --cache-gate
+ * g0,g1,g2,g3,g4 (the gate's coefficients), --modes static,state,adapted (the runs to make),
+ * --rebuild-at-line-ends (the state and
  * cache are brought up to date with the typed text each time a line is finished; default: built once).
  * --debounce-sweep 0,50,100 [--key-interval-ms 120]: instead of the replay, measure each debounce value in
  * real time (sweep.ts).
@@ -28,7 +30,7 @@ import { modelFromClient } from '../completion/generate';
 import { CompletionPipeline } from '../completion/pipeline';
 import { CompletionSettings, DEFAULT_SETTINGS } from '../completion/settings';
 import { CompletionStats, summariseLatency } from '../completion/stats';
-import { DEFAULT_NGRAM_PARAMS, defaultModelDir } from '../runtime';
+import { DEFAULT_NGRAM_PARAMS, defaultModelDir, NgramCacheParams } from '../runtime';
 import { listFiles, pickRegion, Region, seededRandom, shuffled } from './regions';
 import { emptyTally, Tally, typeRegion } from './session';
 import { debounceSweep } from './sweep';
@@ -49,6 +51,8 @@ const { values, positionals } = parseArgs({
     'cache-weight': { type: 'string' },
     'rebuild-at-line-ends': { type: 'boolean', default: false },
     'cache-beta': { type: 'string' },
+    'cache-gate': { type: 'string' },
+    modes: { type: 'string', default: 'static,state,adapted' },
     model: { type: 'string' },
   },
 });
@@ -157,12 +161,13 @@ async function main(): Promise<void> {
     workerPath: path.join(__dirname, 'worker.js'),
   });
   await client.ready;
-  const cacheParams = {
-    weight:
-      values['cache-weight'] !== undefined ? Number(values['cache-weight']) : DEFAULT_NGRAM_PARAMS.weight,
-    beta: values['cache-beta'] !== undefined ? Number(values['cache-beta']) : DEFAULT_NGRAM_PARAMS.beta,
+  const cacheParams: NgramCacheParams = {
+    ...DEFAULT_NGRAM_PARAMS,
+    ...(values['cache-weight'] !== undefined ? { weight: Number(values['cache-weight']) } : {}),
+    ...(values['cache-beta'] !== undefined ? { beta: Number(values['cache-beta']) } : {}),
+    ...(values['cache-gate'] !== undefined ? { gate: values['cache-gate'].split(',').map(Number) } : {}),
   };
-  client.setFileCacheParams(cacheParams.weight, cacheParams.beta);
+  client.setFileCacheParams(cacheParams);
   if (values['debounce-sweep'] !== undefined) {
     const debounces = values['debounce-sweep'].split(',').map(Number);
     const interval = Number(values['key-interval-ms']);
@@ -227,6 +232,7 @@ async function main(): Promise<void> {
       now,
     }),
   };
+  const modes = (['static', 'state', 'adapted'] as const).filter((m) => values.modes.split(',').includes(m));
   for (const [i, region] of regions.entries()) {
     const uri = `file:///replay/${i}/${path.basename(region.file)}`;
     // The document as it is when the user starts: the file without the region (its line kept empty).
@@ -234,7 +240,7 @@ async function main(): Promise<void> {
     client.documentChanged(uri, 1, () => start, 0);
     await client.whenIdle(uri);
     let version = 1;
-    for (const mode of ['static', 'state', 'adapted'] as const) {
+    for (const mode of modes) {
       // Each run starts from the same document; with --rebuild-at-line-ends the adapted runs bring the
       // state (and cache) up to date each time a line is finished, as the extension does after a pause.
       if (version > 1) {

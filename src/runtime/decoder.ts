@@ -7,7 +7,14 @@
  * " x" instead of a lone space token the model rarely saw.
  */
 import { FastWeightState } from './fastWeights';
-import { FileNgrams, mixWithCache, NgramCacheParams } from './fileNgrams';
+import {
+  cacheEnabled,
+  cacheWeight,
+  FileNgrams,
+  MAX_CONTEXT,
+  mixWithCache,
+  NgramCacheParams,
+} from './fileNgrams';
 import { extendTape, matchTape, PromptCache } from './promptCache';
 import { argmaxRow, FastWeightsRuntime, KvCache } from './runtime';
 
@@ -252,15 +259,15 @@ export async function completeLine(
   /** The model's row mixed with the file's n-gram cache (probabilities), or undefined without a cache. */
   function mixCache(logits: Float32Array, generatedIds: readonly number[]): Float32Array | undefined {
     const ngrams = options.ngrams;
-    if (!ngrams || ngrams.params.weight <= 0) return undefined;
+    if (!ngrams || !cacheEnabled(ngrams.params)) return undefined;
     // The tokens right before the next one: the prompt (bos excluded) and what was generated.
-    const context = [...ids.slice(Math.max(0, ids.length - 3)), ...generatedIds].slice(-3);
+    const context = [...ids.slice(-MAX_CONTEXT), ...generatedIds].slice(-MAX_CONTEXT);
     const firstBos = context.lastIndexOf(cfg.bos_token_id);
     const cacheDist = (cacheRow ??= new Float32Array(V));
-    if (!ngrams.cache.distribution(context.slice(firstBos + 1), ngrams.params.beta, cacheDist))
-      return undefined;
+    const match = ngrams.cache.distribution(context.slice(firstBos + 1), ngrams.params.beta, cacheDist);
+    if (!match) return undefined;
     const out = (mixedRow ??= new Float32Array(V));
-    mixWithCache(logits, V, cacheDist, ngrams.params.weight, out);
+    mixWithCache(logits, V, cacheDist, cacheWeight(ngrams.params, match), out);
     return out;
   }
 

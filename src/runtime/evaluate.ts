@@ -279,10 +279,10 @@ function cacheScores(
   per: TokenScores,
   params: NgramCacheParams,
 ): NonNullable<FileScore['cacheBits']> {
-  const p = causalCacheProbs(fileIds, params.beta);
+  const { p, weight } = causalCacheProbs(fileIds, params);
   const sum = (bits: Float32Array): number => {
     let s = 0;
-    for (let j = 0; j < bits.length; j++) s += mixedBits(bits[j]!, p[j]!, params.weight, j === 0);
+    for (let j = 0; j < bits.length; j++) s += mixedBits(bits[j]!, p[j]!, weight[j]!, j === 0);
     return s;
   };
   const out: NonNullable<FileScore['cacheBits']> = { static: sum(per.staticBits) };

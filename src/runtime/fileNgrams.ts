@@ -5,30 +5,70 @@
  *     p(x) = (1 - w) p_model(x) + w p_cache(x),
  *
  * where p_cache backs off from the longest context seen in the file to the file's unigram distribution
- * (p_k = (count(c_k, x) + beta p_{k-1}) / (count(c_k) + beta)), the rule of training/cache_peer.py. The FWL
- * state learns the file's style in a smooth way; the cache copies its exact token sequences (a repeated call,
- * an import path), and the two gains add up (see the model card).
+ * (p_k = (count(c_k, x) + beta p_{k-1}(x)) / (count(c_k) + beta)), the rule of training/cache_peer.py. The
+ * weight w is a gate: a logistic function of how much the cache knows here (the longest context matched, how
+ * often it was seen, how sure its prediction is), so a long exact repeat is copied and a fresh context
+ * leaves the model alone. The FWL state learns the file's style in a smooth way; the cache copies its exact
+ * token sequences (a repeated call, an import path), and the two gains add up (see the model card).
  *
  * Counts are kept incrementally: each block of the block tokenizer (about a line) adds the n-grams that end
  * inside it, keyed by its text plus the tokens before it that those n-grams reach, so an edit changes the
- * counts of one or two blocks and undo finds the same keys again.
+ * counts of a few blocks and undo finds the same keys again.
  */
 import { blockAt, type TokenizedText } from './blockTokenizer';
 
 export interface NgramCacheParams {
-  /** Weight of the cache in the mixture (0 leaves the model alone). */
-  weight: number;
   /** Back-off strength: how much a seen context still trusts the shorter one. */
   beta: number;
+  /**
+   * Gate coefficients: w = sigmoid(g0 + g1 k / MAX_CONTEXT + g2 ln(1 + n) + g3 top + g4 [k = MAX_CONTEXT] top)
+   * for the longest context matched (k tokens, seen n times, its most frequent next token `top` of them).
+   */
+  gate: readonly number[];
+  /** A fixed weight instead of the gate (0 leaves the model alone). */
+  weight?: number;
 }
 
-/** Tuned on the valid split against FWL whole-file scores (training/evaluate_suite.py, stage mix). */
-export const DEFAULT_NGRAM_PARAMS: NgramCacheParams = { weight: 0.2, beta: 0.5 };
+/** Fitted on the valid split against FWL whole-file scores (training/evaluate_suite.py, stage mix). */
+export const DEFAULT_NGRAM_PARAMS: NgramCacheParams = {
+  beta: 2.0,
+  gate: [-3.888, 2.554, 0.15, 1.726, 0.661],
+};
 
-/** Longest context in tokens (order 4: three tokens predict the fourth). */
-const MAX_CONTEXT = 3;
+/** Longest context in tokens (order 8: seven tokens predict the eighth). */
+export const MAX_CONTEXT = 7;
 
-interface ContextCounts {
+/** What the cache matched before a token: the features of the gate. */
+export interface CacheMatch {
+  /** Tokens of the longest context seen (0: only the unigram counts). */
+  order: number;
+  /** Times that context was seen (for order 0, the tokens counted). */
+  count: number;
+  /** Share of its most frequent continuation (0 for order 0). */
+  top: number;
+}
+
+/** The mixture weight of the cache for a match. */
+export function cacheWeight(params: NgramCacheParams, m: CacheMatch): number {
+  if (params.weight !== undefined) return params.weight;
+  const g = params.gate;
+  const z =
+    g[0]! +
+    (g[1]! * m.order) / MAX_CONTEXT +
+    g[2]! * Math.log1p(m.count) +
+    g[3]! * m.top +
+    (m.order === MAX_CONTEXT ? g[4]! * m.top : 0);
+  return 1 / (1 + Math.exp(-z));
+}
+
+/** Whether the params can ever give the cache weight. */
+export function cacheEnabled(params: NgramCacheParams): boolean {
+  return params.weight === undefined || params.weight > 0;
+}
+
+/** A context of k tokens; its children extend it one token further back. */
+interface ContextNode {
+  id: number;
   total: number;
   next: Map<number, number>;
 }
@@ -41,8 +81,12 @@ interface BlockEntry {
 }
 
 export class FileNgrams {
-  /** counts[k - 1]: contexts of k tokens -> what followed them. */
-  private readonly counts: Map<number, ContextCounts>[] = [];
+  /**
+   * Contexts as a trie read backwards from the predicted token: the node of (c_{-k}, ..., c_{-1}) is keyed by
+   * its parent's id (the context without c_{-k}; 0 for the empty one) times the vocabulary plus c_{-k}.
+   */
+  private readonly nodes = new Map<number, ContextNode>();
+  private nextId = 1;
   /** Allocated with the first count, freed by clear(): empty caches cost nothing. */
   private unigram: Int32Array | undefined;
   private unigramTotal = 0;
@@ -52,9 +96,7 @@ export class FileNgrams {
   private blockChars = 0;
   private blockIds = 0;
 
-  constructor(private readonly vocab: number) {
-    for (let k = 1; k <= MAX_CONTEXT; k++) this.counts.push(new Map());
-  }
+  constructor(private readonly vocab: number) {}
 
   /** Tokens counted. */
   get tokenCount(): number {
@@ -62,8 +104,8 @@ export class FileNgrams {
   }
 
   /**
-   * Heap size estimate: the unigram table, the count maps (about 110 bytes an entry) and the block keys and
-   * ids; within 3% of the heap growth measured on held-out files of 10,800 and 31,000 tokens.
+   * Heap size estimate: the unigram table, the trie (about 110 bytes a context or continuation entry) and the
+   * block keys and ids.
    */
   get byteLength(): number {
     const blocks = this.blocks.size * 120 + this.blockChars * 2 + this.blockIds * 8;
@@ -73,7 +115,7 @@ export class FileNgrams {
   clear(): void {
     this.unigram = undefined;
     this.unigramTotal = 0;
-    for (const m of this.counts) m.clear();
+    this.nodes.clear();
     this.blocks.clear();
     this.entries = 0;
     this.blockChars = 0;
@@ -123,7 +165,10 @@ export class FileNgrams {
     }
   }
 
-  /** Adds (times > 0) or removes (times < 0) the n-grams ending in a block's own tokens. */
+  /**
+   * Adds (times > 0) or removes (times < 0) the n-grams ending in a block's own tokens. A longer context is
+   * never seen more often than the shorter one it extends, so a node emptied here has no counted children.
+   */
   private add(entry: BlockEntry, times: number): void {
     const { ids, context } = entry;
     const unigram = (this.unigram ??= new Int32Array(this.vocab));
@@ -131,16 +176,16 @@ export class FileNgrams {
       const x = ids[j]!;
       unigram[x] = unigram[x]! + times;
       this.unigramTotal += times;
-      let key = 0;
+      let parent = 0;
       for (let k = 1; k <= MAX_CONTEXT && j - k >= 0; k++) {
-        key = key * this.vocab + ids[j - k]!;
-        const table = this.counts[k - 1]!;
-        let c = table.get(key);
+        const key = parent * this.vocab + ids[j - k]!;
+        let c = this.nodes.get(key);
         if (!c) {
-          c = { total: 0, next: new Map() };
-          table.set(key, c);
+          c = { id: this.nextId++, total: 0, next: new Map() };
+          this.nodes.set(key, c);
           this.entries++;
         }
+        parent = c.id;
         c.total += times;
         const n = (c.next.get(x) ?? 0) + times;
         if (n > 0) {
@@ -151,7 +196,7 @@ export class FileNgrams {
           this.entries--;
         }
         if (c.total <= 0) {
-          table.delete(key);
+          this.nodes.delete(key);
           this.entries--;
         }
       }
@@ -159,25 +204,33 @@ export class FileNgrams {
   }
 
   /**
-   * p_cache(. | context) into `out` (length vocab), from the last tokens of `context` (most recent last).
-   * Returns false, leaving `out` untouched, when the cache is empty.
+   * p_cache(. | context) into `out` (length vocab), from the last tokens of `context` (most recent last), and
+   * what the cache matched there. Returns undefined, leaving `out` untouched, when the cache is empty.
    */
-  distribution(context: readonly number[], beta: number, out: Float32Array): boolean {
+  distribution(context: readonly number[], beta: number, out: Float32Array): CacheMatch | undefined {
     const unigram = this.unigram;
-    if (!unigram || this.unigramTotal <= 0) return false;
+    if (!unigram || this.unigramTotal <= 0) return undefined;
     const inv = 1 / this.unigramTotal;
     for (let i = 0; i < this.vocab; i++) out[i] = unigram[i]! * inv;
-    let key = 0;
+    const match: CacheMatch = { order: 0, count: this.unigramTotal, top: 0 };
+    let parent = 0;
     for (let k = 1; k <= MAX_CONTEXT && k <= context.length; k++) {
-      key = key * this.vocab + context[context.length - k]!;
-      const c = this.counts[k - 1]!.get(key);
+      const c = this.nodes.get(parent * this.vocab + context[context.length - k]!);
       if (!c) break;
+      parent = c.id;
       const scale = beta / (c.total + beta);
       for (let i = 0; i < this.vocab; i++) out[i] = out[i]! * scale;
       const share = 1 / (c.total + beta);
-      for (const [x, n] of c.next) out[x] = out[x]! + n * share;
+      let most = 0;
+      for (const [x, n] of c.next) {
+        out[x] = out[x]! + n * share;
+        if (n > most) most = n;
+      }
+      match.order = k;
+      match.count = c.total;
+      match.top = most / c.total;
     }
-    return true;
+    return match;
   }
 }
 
@@ -235,11 +288,16 @@ export function blocksAround(
 }
 
 /**
- * p_cache(ids[j] | ids[:j]) for every token of a file, the cache holding only the tokens before j (0 at
- * j = 0): the causal cache of training/cache_peer.py, for scoring a file the way the Python evaluation does.
+ * p_cache(ids[j] | ids[:j]) and the gate's weight for every token of a file, the cache holding only the
+ * tokens before j (0 at j = 0): the causal cache of training/cache_peer.py, for scoring a file the way the
+ * Python evaluation does.
  */
-export function causalCacheProbs(ids: readonly number[], beta: number): Float64Array {
+export function causalCacheProbs(
+  ids: readonly number[],
+  params: NgramCacheParams,
+): { p: Float64Array; weight: Float64Array } {
   const p = new Float64Array(ids.length);
+  const weight = new Float64Array(ids.length);
   const unigram = new Map<number, number>();
   const contexts: Map<string, { total: number; next: Map<number, number> }>[] = [];
   for (let k = 1; k <= MAX_CONTEXT; k++) contexts.push(new Map());
@@ -247,12 +305,17 @@ export function causalCacheProbs(ids: readonly number[], beta: number): Float64A
     const x = ids[j]!;
     if (j > 0) {
       let q = (unigram.get(x) ?? 0) / j;
+      const match: CacheMatch = { order: 0, count: j, top: 0 };
       for (let k = 1; k <= MAX_CONTEXT && k <= j; k++) {
         const c = contexts[k - 1]!.get(ids.slice(j - k, j).join(','));
         if (!c) break;
-        q = ((c.next.get(x) ?? 0) + beta * q) / (c.total + beta);
+        q = ((c.next.get(x) ?? 0) + params.beta * q) / (c.total + params.beta);
+        match.order = k;
+        match.count = c.total;
+        match.top = Math.max(...c.next.values()) / c.total;
       }
       p[j] = q;
+      weight[j] = cacheWeight(params, match);
     }
     unigram.set(x, (unigram.get(x) ?? 0) + 1);
     for (let k = 1; k <= MAX_CONTEXT && k <= j; k++) {
@@ -263,7 +326,7 @@ export function causalCacheProbs(ids: readonly number[], beta: number): Float64A
       c.next.set(x, (c.next.get(x) ?? 0) + 1);
     }
   }
-  return p;
+  return { p, weight };
 }
 
 /** Bits of a token under (1 - w) p_model + w p_cache, given its model bits (the model alone where j = 0). */

@@ -5,12 +5,16 @@ import { DocumentStates } from '../../src/adaptation/documentStates';
 import {
   BlockTokenizer,
   blocksAround,
+  CacheMatch,
+  cacheWeight,
   causalCacheProbs,
+  DEFAULT_NGRAM_PARAMS,
   completeLine,
   DocumentState,
   evaluateText,
   FastWeightsRuntime,
   FileNgrams,
+  MAX_CONTEXT,
   mixedBits,
   mixWithCache,
   summarise,
@@ -23,16 +27,20 @@ const PY = fs.readFileSync(path.join(FIXTURES, 'sample.py'), 'utf8');
 /** A longer real file (from the valid split). */
 const PARITY = fs.readFileSync(path.join(ROOT, 'models', 'fw-code-small', 'parity_fixture.ts'), 'utf8');
 
-/** The back-off rule of training/cache_peer.py, counted naively from a token list. */
+/**
+ * The back-off rule of training/cache_peer.py, counted naively from a token list, and the gate's features
+ * (longest context matched, its count, the share of its most frequent continuation).
+ */
 function reference(
   ids: readonly number[],
   context: readonly number[],
   beta: number,
   vocab: number,
-): Float64Array {
-  const p = new Float64Array(vocab);
+): Float64Array & { match?: CacheMatch } {
+  const p: Float64Array & { match?: CacheMatch } = new Float64Array(vocab);
   for (const x of ids) p[x] = p[x]! + 1 / ids.length;
-  for (let k = 1; k <= 3 && k <= context.length; k++) {
+  p.match = { order: 0, count: ids.length, top: 0 };
+  for (let k = 1; k <= MAX_CONTEXT && k <= context.length; k++) {
     const ctx = context.slice(context.length - k);
     const follow = new Map<number, number>();
     let total = 0;
@@ -44,6 +52,7 @@ function reference(
     }
     if (total === 0) break;
     for (let x = 0; x < vocab; x++) p[x] = (p[x]! * beta + (follow.get(x) ?? 0)) / (total + beta);
+    p.match = { order: k, count: total, top: Math.max(...follow.values()) / total };
   }
   return p;
 }
@@ -67,42 +76,57 @@ describe('file n-gram cache', () => {
     const out = new Float32Array(V);
     const ids = tokenized.ids;
     // Contexts seen in the file (every order reached), one never seen, and an empty one.
-    const contexts = [ids.slice(100, 103), ids.slice(40, 43), ids.slice(7, 9), [V - 1, V - 2, V - 3], []];
+    const contexts = [
+      ids.slice(100, 107),
+      ids.slice(100, 103),
+      ids.slice(40, 47),
+      ids.slice(7, 9),
+      [V - 1, V - 2, V - 3],
+      [],
+    ];
+    const orders = new Set<number>();
     for (const context of contexts) {
-      assert.ok(cache.distribution(context, 0.5, out));
+      const match = cache.distribution(context, 0.5, out);
+      assert.ok(match);
       const sum = out.reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(sum - 1) < 1e-4, `sums to ${sum}`);
-      assertClose(out, reference(ids, context, 0.5, V), `context ${context.join(',')}`);
+      const expected = reference(ids, context, 0.5, V);
+      assertClose(out, expected, `context ${context.join(',')}`);
+      assert.deepEqual(match, expected.match);
+      orders.add(match.order);
     }
+    assert.ok(orders.has(MAX_CONTEXT) && orders.has(0), [...orders].join(','));
   });
 
   it('scores each token with the cache of the text before it (the Python cache peer)', async () => {
     const rt = await runtime();
     const ids = rt.tokenizer.encode(PARITY);
     assert.ok(ids.length > 1000);
-    const p = causalCacheProbs(ids, 0.5);
+    const params = { ...DEFAULT_NGRAM_PARAMS, beta: 0.5 };
+    const { p, weight } = causalCacheProbs(ids, params);
     assert.equal(p[0], 0);
     for (const j of [1, 2, 5, 40, 200, 777, ids.length - 1]) {
       const expected = reference(
         ids.slice(0, j),
-        ids.slice(Math.max(0, j - 3), j),
+        ids.slice(Math.max(0, j - MAX_CONTEXT), j),
         0.5,
         rt.config.vocab_size,
       );
       assert.ok(Math.abs(p[j]! - expected[ids[j]!]!) < 1e-9, `token ${j}: ${p[j]} vs ${expected[ids[j]!]}`);
+      assert.ok(Math.abs(weight[j]! - cacheWeight(params, expected.match!)) < 1e-12, `weight ${j}`);
     }
   });
 
   it('evaluation mixes each mode with the cache, token by token', async () => {
     const rt = await runtime();
     const text = PARITY;
-    const params = { weight: 0.2, beta: 0.5 };
+    const params = DEFAULT_NGRAM_PARAMS;
     const s = await evaluateText(rt, text, { ngrams: params });
     const per = s.perToken!;
-    const p = causalCacheProbs(rt.tokenizer.encode(text), params.beta);
+    const { p, weight } = causalCacheProbs(rt.tokenizer.encode(text), params);
     let expected = 0;
     for (let j = 0; j < per.adaptedBits!.length; j++)
-      expected += mixedBits(per.adaptedBits![j]!, p[j]!, 0.2, j === 0);
+      expected += mixedBits(per.adaptedBits![j]!, p[j]!, weight[j]!, j === 0);
     assert.ok(Math.abs(s.cacheBits!.adapted! - expected) < 1e-6);
     // The cache helps on a file that repeats itself, and the summary reports the three mixed modes.
     assert.ok(s.cacheBits!.wholeFile! < s.wholeFileBits!);
@@ -135,7 +159,7 @@ describe('file n-gram cache', () => {
     });
     try {
       const prefix = text.slice(0, cursor);
-      const c = await completeLine(int8, prefix, { ngrams: { cache, params: { weight: 0.2, beta: 0.5 } } });
+      const c = await completeLine(int8, prefix, { ngrams: { cache, params: DEFAULT_NGRAM_PARAMS } });
       assert.ok(c.text.trim().length >= 2, `a suggestion: ${JSON.stringify(c.text)}`);
     } finally {
       await int8.dispose();
@@ -164,7 +188,7 @@ describe('file n-gram cache', () => {
     const rt = await runtime();
     const cache = new FileNgrams(rt.config.vocab_size);
     const out = new Float32Array(rt.config.vocab_size);
-    assert.equal(cache.distribution([1, 2, 3], 0.5, out), false);
+    assert.equal(cache.distribution([1, 2, 3], 0.5, out), undefined);
   });
 
   it('after edits and undo equals counting the text from scratch', async () => {
@@ -190,9 +214,9 @@ describe('file n-gram cache', () => {
       assert.equal(incremental.tokenCount, fresh.tokenCount);
       assert.equal(incremental.byteLength, fresh.byteLength);
       for (const at of [3, 50, 120, 400]) {
-        const context = tokenized.ids.slice(at - 3, at);
-        incremental.distribution(context, 1, out);
-        fresh.distribution(context, 1, expected);
+        const context = tokenized.ids.slice(at - MAX_CONTEXT, at);
+        const match = incremental.distribution(context, 1, out);
+        assert.deepEqual(match, fresh.distribution(context, 1, expected));
         assertClose(out, expected, `context at ${at}`);
       }
     }
@@ -213,6 +237,25 @@ describe('file n-gram cache', () => {
     });
   });
 
+  it('gives the cache more weight the longer and surer its match', () => {
+    const w = (order: number, count: number, top: number): number =>
+      cacheWeight(DEFAULT_NGRAM_PARAMS, { order, count, top });
+    assert.ok(w(0, 1000, 0) < 0.1, `no context: ${w(0, 1000, 0)}`);
+    assert.ok(w(MAX_CONTEXT, 3, 1) > 0.7, `a long exact repeat: ${w(MAX_CONTEXT, 3, 1)}`);
+    assert.ok(w(2, 3, 1) > w(1, 3, 1) && w(2, 3, 1) > w(2, 3, 0.4));
+    assert.equal(cacheWeight({ ...DEFAULT_NGRAM_PARAMS, weight: 0.3 }, { order: 7, count: 9, top: 1 }), 0.3);
+  });
+
+  it('ships the gate and back-off the evaluation suite fitted on the valid split', () => {
+    const report = JSON.parse(
+      fs.readFileSync(path.join(ROOT, 'models', 'fw-code-small', 'eval', 'suite-report.json'), 'utf8'),
+    ) as { mix_tuning_on_valid: Record<string, { gate: number[]; beta: number; order: number }> };
+    const fitted = report.mix_tuning_on_valid['adapted_whole_file_ngram_cache']!;
+    assert.deepEqual(fitted.gate, [...DEFAULT_NGRAM_PARAMS.gate]);
+    assert.equal(fitted.beta, DEFAULT_NGRAM_PARAMS.beta);
+    assert.equal(fitted.order, MAX_CONTEXT + 1);
+  });
+
   it('mixes probabilities that sum to one', () => {
     const logits = Float32Array.from([2, 0, -1, 1]);
     const cache = Float32Array.from([0, 0, 1, 0]);
@@ -229,12 +272,12 @@ describe('file n-gram cache', () => {
     const cache = new FileNgrams(rt.config.vocab_size);
     cache.update(new BlockTokenizer(rt.tokenizer).tokenize(text));
     const prefix = `${text}const zqxWvut = makeF`;
-    const withCache = await completeLine(rt, prefix, {
-      ngrams: { cache, params: { weight: 0.9, beta: 0.5 } },
-    });
+    const withCache = await completeLine(rt, prefix, { ngrams: { cache, params: DEFAULT_NGRAM_PARAMS } });
     assert.equal(withCache.text, "lurbulator(42, 'plonk', zqxWvut);");
     assert.ok(Number.isFinite(withCache.meanLogProb) && withCache.meanLogProb <= 0);
-    const off = await completeLine(rt, prefix, { ngrams: { cache, params: { weight: 0, beta: 0.5 } } });
+    const off = await completeLine(rt, prefix, {
+      ngrams: { cache, params: { ...DEFAULT_NGRAM_PARAMS, weight: 0 } },
+    });
     const plain = await completeLine(rt, prefix);
     assert.equal(off.text, plain.text);
     assert.equal(off.meanLogProb, plain.meanLogProb);

@@ -73,6 +73,32 @@ def test_cache_tuning_picks_a_weight_that_helps_on_repetitive_text():
     assert best["ngram_cache"]["weight"] in cache_peer.WEIGHTS
 
 
+def test_cache_match_gives_the_longest_context_and_the_same_p_as_the_plain_cache():
+    seq = [1, 2, 3, 4, 5, 1, 2, 3, 9, 1, 2, 3]
+    m = cache_peer.cache_match(seq, order=8, beta=0.5)
+    assert m["p"] == pytest.approx(cache_peer.cache_probs(seq, order=8, beta=0.5)["ngram_cache"])
+    # before the last 3: "1 2" was followed by 3 twice, so the longest context seen is "1 2" (k = 2)
+    assert (m["order"][11], m["count"][11], m["top"][11]) == (2, 2, 1.0)
+    # before the 9: "1 2 3" was seen once, followed by 4
+    assert (m["order"][8], m["count"][8], m["top"][8]) == (3, 1, 1.0)
+    # no context yet: the count is the number of tokens so far
+    assert (m["order"][1], m["count"][1], m["top"][1]) == (0, 1, 0.0)
+
+
+def test_fitted_gate_trusts_long_sure_matches_and_beats_a_fixed_weight():
+    rng = np.random.default_rng(0)
+    seq = list(rng.integers(10, 60, 200)) + [1, 2, 3, 4, 5, 6, 7, 8] * 30
+    seq = [int(x) for x in seq]
+    nll = np.full(len(seq), 4.0)  # a model that knows nothing
+    m = cache_peer.cache_match(seq, 8, 1.0)
+    theta = cache_peer.fit_gate([(nll, m)], 8)
+    w = cache_peer.gate_weights(theta, m, 8)
+    assert w[-1] > 0.9 and w[5] < w[-1]
+    gated = cache_peer.mix_nll(nll, m["p"], w).sum()
+    fixed = min(cache_peer.mix_nll(nll, m["p"], x).sum() for x in cache_peer.WEIGHTS)
+    assert gated < fixed
+
+
 # -- dynamic evaluation ------------------------------------------------------------------------
 
 
