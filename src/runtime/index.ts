@@ -12,3 +12,4 @@ export * from './promptCache';
 export * from './blockTokenizer';
 export * from './compactState';
 export * from './fileNgrams';
+export * from './drafts';
