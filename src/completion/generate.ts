@@ -21,6 +21,8 @@ export interface GenerateRequest {
   adapt: boolean;
   /** With adapt: also mix in the file's n-gram cache (absent: true). */
   fileCache?: boolean;
+  /** End the suggestion before the first token the model gives less than this probability (0: never). */
+  minTokenProb?: number;
 }
 
 export interface Generated {
@@ -46,6 +48,7 @@ export function generationRequest(
   lines: number,
   adapt: boolean,
   fileCache = true,
+  minTokenProb = 0,
 ): GenerateRequest {
   const request: GenerateRequest = {
     uri: ctx.uri,
@@ -55,6 +58,7 @@ export function generationRequest(
     adapt,
     fileCache,
   };
+  if (minTokenProb > 0) request.minTokenProb = minTokenProb;
   // Decoding may stop where post-processing would cut anyway (postprocess/scope.ts): saves tokens.
   if (lines > 1) request.minIndent = ctx.lineIndent.length + (opensBlock(ctx.linePrefix) ? 1 : 0);
   return request;
@@ -67,16 +71,10 @@ export function modelFromClient(client: () => ModelClient | undefined): Completi
       const c = client();
       if (!c) throw new Error('the model is not loaded');
       try {
-        const out = await c.complete(
-          r.uri,
-          r.prefix,
-          r.maxTokens,
-          token,
-          r.adapt,
-          r.maxLines,
-          r.minIndent,
-          r.fileCache,
-        );
+        const out = await c.complete(r.uri, r.prefix, r.maxTokens, token, r.adapt, r.maxLines, r.minIndent, {
+          fileCache: r.fileCache,
+          minTokenProb: r.minTokenProb,
+        });
         return {
           text: out.text,
           tokens: out.tokens,

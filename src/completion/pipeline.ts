@@ -190,10 +190,15 @@ export class CompletionPipeline {
           return undefined;
         }
         this.counters.generations++;
-        const g = await this.opts.model.generate(
-          generationRequest(ctx, lines, this.opts.adapt ?? true, this.opts.settings().fileCache),
-          source.token,
+        const settings = this.opts.settings();
+        const request = generationRequest(
+          ctx,
+          lines,
+          this.opts.adapt ?? true,
+          settings.fileCache,
+          settings.minTokenProb,
         );
+        const g = await this.opts.model.generate(request, source.token);
         if (g.cancelled) {
           this.counters.aborted++;
           return undefined;

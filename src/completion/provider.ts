@@ -48,6 +48,10 @@ export function readSettings(): CompletionSettings {
     maxLines: Math.max(1, Math.floor(c.get<number>('maxLines', DEFAULT_SETTINGS.maxLines))),
     minConfidence: DEFAULT_SETTINGS.minConfidence,
     fileCache: c.get<boolean>('adaptation.fileCache', DEFAULT_SETTINGS.fileCache),
+    minTokenProb: Math.min(
+      1,
+      Math.max(0, c.get<number>('minTokenProbability', DEFAULT_SETTINGS.minTokenProb)),
+    ),
   };
 }
 

@@ -17,6 +17,11 @@ export interface CompletionSettings {
   minConfidence: number;
   /** Mix the file's n-gram cache into adapted suggestions (setting fastweights.adaptation.fileCache). */
   fileCache: boolean;
+  /**
+   * A suggestion ends before the first token the model gives less than this probability, so what is shown
+   * is more often right as a whole (setting fastweights.minTokenProbability; 0 never cuts).
+   */
+  minTokenProb: number;
 }
 
 export const DEFAULT_SETTINGS: CompletionSettings = {
@@ -30,6 +35,8 @@ export const DEFAULT_SETTINGS: CompletionSettings = {
   // Chosen on the valid split with `npm run replay -- --json` (its confidence_curve); README, "Completions".
   minConfidence: 0,
   fileCache: true,
+  // Chosen on the valid split with `npm run replay -- --min-token-prob P` (README, "Completions").
+  minTokenProb: 0.5,
 };
 
 /** Whether suggestions are on for a language: its own entry wins over "*". */

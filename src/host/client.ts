@@ -191,13 +191,14 @@ export class ModelClient {
     adapt = true,
     maxLines?: number,
     minIndent?: number,
-    fileCache?: boolean,
+    more: { fileCache?: boolean; minTokenProb?: number } = {},
   ): Promise<CompletionResult> {
     return this.request<CompletionResult>((id) => {
       const m: ToWorker = { type: 'complete', id, uri, prefix, maxTokens, adapt };
       if (maxLines !== undefined) m.maxLines = maxLines;
       if (minIndent !== undefined) m.minIndent = minIndent;
-      if (fileCache !== undefined) m.fileCache = fileCache;
+      if (more.fileCache !== undefined) m.fileCache = more.fileCache;
+      if (more.minTokenProb !== undefined) m.minTokenProb = more.minTokenProb;
       return m;
     }, token);
   }

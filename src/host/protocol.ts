@@ -40,6 +40,8 @@ export type ToWorker =
       minIndent?: number;
       /** With adapt: also mix in the file's n-gram cache (absent: true). */
       fileCache?: boolean;
+      /** End the text before the first token less probable than this (absent or 0: never). */
+      minTokenProb?: number;
     }
   | { type: 'cancel'; id: number }
   | { type: 'docUpdate'; uri: string; version: number; text: string; seq: number; cursorOffset?: number }

@@ -91,6 +91,7 @@ async function handle(m: ToWorker): Promise<void> {
         if (st && m.fileCache !== false) options.ngrams = { cache: st.ngrams, params: fileCacheParams };
         if (m.maxLines !== undefined) options.maxLines = m.maxLines;
         if (m.minIndent !== undefined) options.minIndent = m.minIndent;
+        if (m.minTokenProb !== undefined) options.minTokenProb = m.minTokenProb;
         const c = await completeLine(rt, m.prefix, options);
         const value: CompletionResult = { ...c, stateTokens: st?.tokens ?? 0 };
         post({ type: 'result', id: m.id, value });

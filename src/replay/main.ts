@@ -16,6 +16,7 @@
  * extension's; suggestions less sure are not shown), --cache-weight W and --cache-beta B (the file n-gram
  * cache's fixed mixture weight and back-off; default: the extension's gate and back-off), --cache-gate
  * g0,g1,g2,g3,g4 (the gate's coefficients), --modes static,state,adapted (the runs to make),
+ * --min-token-prob P (suggestions end before a token less probable than P; default: the extension's),
  * --rebuild-at-line-ends (the state and
  * cache are brought up to date with the typed text each time a line is finished; default: built once).
  * --debounce-sweep 0,50,100 [--key-interval-ms 120]: instead of the replay, measure each debounce value in
@@ -52,6 +53,7 @@ const { values, positionals } = parseArgs({
     'rebuild-at-line-ends': { type: 'boolean', default: false },
     'cache-beta': { type: 'string' },
     'cache-gate': { type: 'string' },
+    'min-token-prob': { type: 'string' },
     modes: { type: 'string', default: 'static,state,adapted' },
     model: { type: 'string' },
   },
@@ -70,6 +72,8 @@ const settings: CompletionSettings = {
     values['min-confidence'] !== undefined
       ? Number(values['min-confidence'])
       : DEFAULT_SETTINGS.minConfidence,
+  minTokenProb:
+    values['min-token-prob'] !== undefined ? Number(values['min-token-prob']) : DEFAULT_SETTINGS.minTokenProb,
 };
 
 function chooseRegions(): Region[] {
@@ -275,6 +279,7 @@ async function main(): Promise<void> {
     debounce_ms: settings.debounceMs,
     max_lines: settings.maxLines,
     min_confidence: settings.minConfidence,
+    min_token_prob: settings.minTokenProb,
     file_cache: cacheParams,
     rebuild_at_line_ends: values['rebuild-at-line-ends'],
     static: summary(tallies.static, stats.static),
