@@ -36,7 +36,7 @@ export const DEFAULT_SETTINGS: CompletionSettings = {
   minConfidence: 0,
   fileCache: true,
   // Chosen on the valid split with `npm run replay -- --min-token-prob P` (README, "Completions").
-  minTokenProb: 0.5,
+  minTokenProb: 0.7,
 };
 
 /** Whether suggestions are on for a language: its own entry wins over "*". */

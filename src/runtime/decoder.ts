@@ -51,8 +51,9 @@ export interface CompleteOptions {
    */
   speculate?: number;
   /**
-   * Stop before the first token (after some visible text) whose probability, under the model mixed with the
-   * n-gram cache when there is one, is below this: what is left is more often right as a whole. 0: never.
+   * Stop before the first token (after MIN_KEPT_CHARS non-space characters) whose probability, under the model
+   * mixed with the n-gram cache when there is one, is below this: what is left is more often right as a
+   * whole. 0: never.
    */
   minTokenProb?: number;
 }
@@ -91,6 +92,12 @@ export interface Completion {
 
 /** Characters by which the start of a long prompt moves (see preparePrompt). */
 const CUT_QUANTUM = 512;
+
+/**
+ * Non-space characters a suggestion shows before minTokenProb may end it: a cut right after "x" in
+ * "return x * 2;" would leave a suggestion too short to show at all.
+ */
+const MIN_KEPT_CHARS = 3;
 
 /** Decoding steps between two trims of the key/value cache to the attention window. */
 const TRIM_SLACK = 32;
@@ -312,7 +319,7 @@ export async function completeLine(
       healed += Math.min(pending.length, rt.tokenizer.tokenBytes(next).length);
     if (next < 0 || special.has(next) || next === cfg.bos_token_id) return 'eos';
     const logProb = mixed ? Math.log(Math.max(mixed[next]!, 1e-30)) : logProbOf(logits, V, next);
-    if (logProb < logMinProb && healed >= healBytes.length && hasVisibleText()) return 'unsure';
+    if (logProb < logMinProb && healed >= healBytes.length && showsEnoughText()) return 'unsure';
     generated.push(next);
     history.push(next);
     logProbSum += logProb;
@@ -366,10 +373,10 @@ export async function completeLine(
     return out;
   }
 
-  /** Whether the tokens generated so far show any non-space text after the healed prefix. */
-  function hasVisibleText(): boolean {
+  /** Whether the tokens generated so far show MIN_KEPT_CHARS non-space characters after the healed prefix. */
+  function showsEnoughText(): boolean {
     const { text } = rt.tokenizer.decodeBytes(generated);
-    return text.slice(healedPrefixLength(text)).trim().length > 0;
+    return text.slice(healedPrefixLength(text)).replace(/\s/g, '').length >= MIN_KEPT_CHARS;
   }
 
   function healedPrefixLength(text: string): number {

@@ -5,8 +5,8 @@ import { NEVER_CANCELLED } from '../../src/completion/cancellation';
 import type { CompletionModel, Generated, GenerateRequest } from '../../src/completion/generate';
 import { CompletionPipeline } from '../../src/completion/pipeline';
 import { DEFAULT_SETTINGS } from '../../src/completion/settings';
-import { completeLine } from '../../src/runtime';
-import { FIXTURES, runtime } from './helpers';
+import { completeLine, FastWeightsRuntime } from '../../src/runtime';
+import { FIXTURES, modelDir, runtime } from './helpers';
 
 const TS = fs.readFileSync(path.join(FIXTURES, 'sample.ts'), 'utf8');
 
@@ -43,6 +43,22 @@ describe('suggestions end before an unsure token', () => {
       }
     }
     assert.ok(cut > 0, 'at least one suggestion was cut');
+  });
+
+  it('keeps a few characters, so a short answer is not cut to nothing (fp32 and the int8 graphs)', async () => {
+    const prefix = 'export function twice(x: number): number {\n  return ';
+    const int8 = await FastWeightsRuntime.load({ modelDir: modelDir(), provider: 'cpu', precision: 'int8' });
+    try {
+      for (const rt of [await runtime(), int8]) {
+        const c = await completeLine(rt, prefix, { maxTokens: 24, minTokenProb: 0.5 });
+        assert.ok(
+          c.text.replace(/\s/g, '').length >= 3,
+          `a suggestion worth showing: ${JSON.stringify(c.text)}`,
+        );
+      }
+    } finally {
+      await int8.dispose();
+    }
   });
 
   it('the pipeline asks for the cut the settings give', async () => {
