@@ -101,15 +101,21 @@ async function exercisePanel(page, outDir, result, timeoutMs) {
   const target = hits[Math.floor(hits.length / 2)];
   const title = await target.$eval('title', (t) => t.textContent);
   const firstLine = Number(/Lines? (\d+)/.exec(title)[1]);
+  const cursorAt = (line) =>
+    page.waitForFunction(
+      (l) => {
+        const item = document.querySelector('.statusbar-item[id="status.editor.selection"]');
+        return item && new RegExp(`Ln ${l}\\b`).test(item.textContent);
+      },
+      line,
+      { timeout: 15000 },
+    );
   await target.click();
-  await page.waitForFunction(
-    (line) => {
-      const item = document.querySelector('.statusbar-item[id="status.editor.selection"]');
-      return item && new RegExp(`Ln ${line}\\b`).test(item.textContent);
-    },
-    firstLine,
-    { timeout: 10000 },
-  );
+  // On a loaded machine the first click can land while the theme picker is still closing: click once more.
+  await cursorAt(firstLine).catch(async () => {
+    await target.click();
+    await cursorAt(firstLine);
+  });
   panel.revealed = { block: title, cursorLine: await cursorLine(page) };
 
   // "Reset this file": the state empties and the adapted figure returns to the static one, at once.
@@ -119,9 +125,9 @@ async function exercisePanel(page, outDir, result, timeoutMs) {
       document.getElementById('state-tokens').textContent === '0' &&
       document.getElementById('adapted').textContent === document.getElementById('static').textContent,
     undefined,
-    { timeout: 10000 },
+    { timeout: 20000 },
   );
-  panel.afterReset = await settledHeadline(frame, 10000);
+  panel.afterReset = await settledHeadline(frame, 20000);
   const file = path.join(outDir, 'gain-panel-after-reset.png');
   await screenshot(page, file);
   panel.screenshots.push(file);
