@@ -22,29 +22,13 @@ import numpy as np
 
 def cache_probs(ids: list[int], order: int = 4, beta: float = 1.0) -> dict[str, np.ndarray]:
     """p_cache of ids[j] given ids[:j], for the unigram and the n-gram cache (0 at j = 0)."""
-    n = len(ids)
-    uni = np.zeros(n)
-    ngram = np.zeros(n)
+    uni = np.zeros(len(ids))
     unigram_counts: dict[int, int] = {}
-    ctx_counts = [dict() for _ in range(order)]  # ctx_counts[k][ctx] = times ctx (k tokens) seen
-    pair_counts = [dict() for _ in range(order)]  # pair_counts[k][(ctx, x)]
     for j, x in enumerate(ids):
         if j > 0:
-            p = unigram_counts.get(x, 0) / j
-            uni[j] = p
-            for k in range(1, min(order - 1, j) + 1):
-                ctx = tuple(ids[j - k : j])
-                c = ctx_counts[k].get(ctx, 0)
-                if c == 0:
-                    break
-                p = (pair_counts[k].get((ctx, x), 0) + beta * p) / (c + beta)
-            ngram[j] = p
+            uni[j] = unigram_counts.get(x, 0) / j
         unigram_counts[x] = unigram_counts.get(x, 0) + 1
-        for k in range(1, min(order - 1, j) + 1):
-            ctx = tuple(ids[j - k : j])
-            ctx_counts[k][ctx] = ctx_counts[k].get(ctx, 0) + 1
-            pair_counts[k][(ctx, x)] = pair_counts[k].get((ctx, x), 0) + 1
-    return {"unigram_cache": uni, "ngram_cache": ngram}
+    return {"unigram_cache": uni, "ngram_cache": cache_match(ids, order, beta)["p"]}
 
 
 def cache_match(ids: list[int], order: int, beta: float) -> dict[str, np.ndarray]:

@@ -73,10 +73,16 @@ def test_cache_tuning_picks_a_weight_that_helps_on_repetitive_text():
     assert best["ngram_cache"]["weight"] in cache_peer.WEIGHTS
 
 
-def test_cache_match_gives_the_longest_context_and_the_same_p_as_the_plain_cache():
+def test_cache_match_gives_the_back_off_p_and_the_longest_context():
     seq = [1, 2, 3, 4, 5, 1, 2, 3, 9, 1, 2, 3]
     m = cache_peer.cache_match(seq, order=8, beta=0.5)
-    assert m["p"] == pytest.approx(cache_peer.cache_probs(seq, order=8, beta=0.5)["ngram_cache"])
+    # before the 9: unigram 0 (9 never seen), "3" -> 4 once: (0 + 0.5 * 0) / 1.5 = 0 at every order
+    assert m["p"][8] == 0
+    # the last 3 after "1 2": unigram 2/11, then "2" -> 3 twice of 2, "1 2" -> 3 twice of 2
+    p = 2 / 11
+    for _ in range(2):
+        p = (2 + 0.5 * p) / (2 + 0.5)
+    assert m["p"][11] == pytest.approx(p)
     # before the last 3: "1 2" was followed by 3 twice, so the longest context seen is "1 2" (k = 2)
     assert (m["order"][11], m["count"][11], m["top"][11]) == (2, 2, 1.0)
     # before the 9: "1 2 3" was seen once, followed by 4
