@@ -219,7 +219,7 @@ export async function completeLine(
   };
   const special = rt.tokenizer.specialIds;
   const generated: number[] = [];
-  /** The prompt and the generated tokens: where drafts are looked up. */
+  /** The prompt and the generated tokens: where drafts are looked up, and the n-gram cache's context. */
   const history: number[] = [];
   let logProbSum = 0;
   let past: KvCache | undefined;
@@ -313,7 +313,7 @@ export async function completeLine(
             return b.length > 0 && (startsWithBytes(b, pending) || startsWithBytes(pending, b));
           }
         : undefined;
-    const mixed = mixCache(logits, generated);
+    const mixed = mixCache(logits);
     const next = argmaxRow(mixed ?? logits, 0, V, allowed, rt.tokenizer.vocabSize);
     if (pending.length > 0 && next >= 0)
       healed += Math.min(pending.length, rt.tokenizer.tokenBytes(next).length);
@@ -343,10 +343,8 @@ export async function completeLine(
     let drafts = lookupDraft(history, max);
     const ngrams = options.ngrams;
     if (drafts.length === 0 && ngrams && cacheEnabled(ngrams.params)) {
-      const context = history.slice(-MAX_CONTEXT);
-      const firstBos = context.lastIndexOf(cfg.bos_token_id);
       draftRow ??= new Float32Array(V);
-      drafts = cacheDraft(ngrams.cache, context.slice(firstBos + 1), ngrams.params.beta, max, draftRow);
+      drafts = cacheDraft(ngrams.cache, cacheContext(), ngrams.params.beta, max, draftRow);
     }
     if (maxLines === 1) {
       const end = drafts.findIndex((id) => {
@@ -358,15 +356,18 @@ export async function completeLine(
     return drafts;
   }
 
+  /** The last tokens before the next one (prompt and generated, after any bos): the cache's context. */
+  function cacheContext(): number[] {
+    const context = history.slice(-MAX_CONTEXT);
+    return context.slice(context.lastIndexOf(cfg.bos_token_id) + 1);
+  }
+
   /** The model's row mixed with the file's n-gram cache (probabilities), or undefined without a cache. */
-  function mixCache(logits: Float32Array, generatedIds: readonly number[]): Float32Array | undefined {
+  function mixCache(logits: Float32Array): Float32Array | undefined {
     const ngrams = options.ngrams;
     if (!ngrams || !cacheEnabled(ngrams.params)) return undefined;
-    // The tokens right before the next one: the prompt (bos excluded) and what was generated.
-    const context = [...ids.slice(-MAX_CONTEXT), ...generatedIds].slice(-MAX_CONTEXT);
-    const firstBos = context.lastIndexOf(cfg.bos_token_id);
     const cacheDist = (cacheRow ??= new Float32Array(V));
-    const match = ngrams.cache.distribution(context.slice(firstBos + 1), ngrams.params.beta, cacheDist);
+    const match = ngrams.cache.distribution(cacheContext(), ngrams.params.beta, cacheDist);
     if (!match) return undefined;
     const out = (mixedRow ??= new Float32Array(V));
     mixWithCache(logits, V, cacheDist, cacheWeight(ngrams.params, match), out);
