@@ -7,6 +7,7 @@
  */
 import { STATE_TENSOR_NAMES, StateTensorName } from './model';
 import { FastWeightState } from './fastWeights';
+import { accumulateRows } from './simd/rows';
 
 interface QuantizedMatrix {
   kind: 'int8';
@@ -63,43 +64,74 @@ export class CompactState {
     return new CompactState(tensors);
   }
 
+  /**
+   * From one weighting of a contribution graph run that also returned its matrices quantized per row
+   * (outputs `<name>_int8` [K * rows, cols] and `<name>_scales` [K * rows], training/quantize.py; the same
+   * rounding as quantizeRows, done by onnxruntime): no fp32 matrix is read here.
+   */
+  static fromGraphOutputs(
+    outputs: Record<string, { data: unknown }>,
+    shapes: Record<StateTensorName, readonly number[]>,
+    k: number,
+    weightings: number,
+  ): CompactState {
+    const tensors = {} as Record<StateTensorName, CompactTensor>;
+    for (const name of STATE_TENSOR_NAMES) {
+      const shape = shapes[name];
+      if (shape.length === 2) {
+        const rows = shape[0]!;
+        const cols = shape[1]!;
+        const all = outputs[`${name}_int8`]!.data as Int8Array;
+        const scales = outputs[`${name}_scales`]!.data as Float32Array;
+        if (all.length !== weightings * rows * cols)
+          throw new Error(`${name}_int8: unexpected size ${all.length}`);
+        tensors[name] = {
+          kind: 'int8',
+          values: all.subarray(k * rows * cols, (k + 1) * rows * cols),
+          scales: scales.subarray(k * rows, (k + 1) * rows),
+          cols,
+        };
+      } else {
+        const all = outputs[name]!.data as Float32Array;
+        const size = all.length / weightings;
+        tensors[name] = { kind: 'fp32', values: all.subarray(k * size, (k + 1) * size) };
+      }
+    }
+    return new CompactState(tensors);
+  }
+
   /** out = out + w * this */
   addScaledTo(out: FastWeightState, w: number): void {
     if (w === 0) return;
-    for (const name of STATE_TENSOR_NAMES) {
-      const t = this.tensors[name];
-      const y = out.tensors[name];
-      if (t.kind === 'fp32') {
-        for (let i = 0; i < y.length; i++) y[i]! += w * t.values[i]!;
-        continue;
-      }
-      const { values, scales, cols } = t;
-      for (let r = 0; r < scales.length; r++) {
-        const s = w * scales[r]!;
-        if (s === 0) continue;
-        const off = r * cols;
-        for (let c = off; c < off + cols; c++) y[c]! += s * values[c]!;
-      }
-    }
+    CompactState.accumulate(out, [{ state: this, w }]);
   }
 
   /** out = a * out + w * this, in one pass (a cursor step scales a sum and adds or removes one chunk). */
   scaleAndAddTo(out: FastWeightState, a: number, w: number): void {
+    CompactState.accumulate(out, [{ state: this, w }], a);
+  }
+
+  /**
+   * out = a * out + sum_k w_k * state_k: one call for many chunks, so that each matrix of `out` travels to the
+   * SIMD code once (simd/rows.ts).
+   */
+  static accumulate(out: FastWeightState, terms: readonly { state: CompactState; w: number }[], a = 1): void {
     for (const name of STATE_TENSOR_NAMES) {
-      const t = this.tensors[name];
       const y = out.tensors[name];
-      if (t.kind === 'fp32') {
-        const v = t.values;
-        for (let i = 0; i < y.length; i++) y[i] = a * y[i]! + w * v[i]!;
+      const int8: { rows: QuantizedMatrix; w: number }[] = [];
+      const fp32: { values: Float32Array; w: number }[] = [];
+      for (const { state, w } of terms) {
+        const t = state.tensors[name];
+        if (t.kind === 'int8') int8.push({ rows: t, w });
+        else fp32.push({ values: t.values, w });
+      }
+      if (fp32.length === 0) {
+        accumulateRows(y, int8, a);
         continue;
       }
-      const { values, scales, cols } = t;
-      for (let r = 0; r < scales.length; r++) {
-        const s = w * scales[r]!;
-        const off = r * cols;
-        const end = off + cols;
-        for (let c = off; c < end; c++) y[c] = a * y[c]! + s * values[c]!;
-      }
+      if (a !== 1) for (let i = 0; i < y.length; i++) y[i] = a * y[i]!;
+      for (const { values, w } of fp32) for (let i = 0; i < y.length; i++) y[i]! += w * values[i]!;
+      if (int8.length > 0) accumulateRows(y, int8);
     }
   }
 

@@ -9,6 +9,7 @@
  * through C_start (weights lambda^(s-b)) scaled by the distance. States add; the zero state is the static model.
  */
 import { ModelConfig, STATE_TENSOR_NAMES, StateTensorName } from './model';
+import { sumScaled as simdSumScaled } from './simd/rows';
 
 export type StateTensors = Record<StateTensorName, Float32Array>;
 
@@ -79,8 +80,7 @@ export class FastWeightState {
     for (const name of STATE_TENSOR_NAMES) {
       const out = this.tensors[name];
       const xs = x.tensors[name];
-      const ys = y.tensors[name];
-      for (let i = 0; i < out.length; i++) out[i] = a * xs[i]! + b * ys[i]!;
+      simdSumScaled(out, xs, a, y.tensors[name], b);
     }
     return this;
   }
