@@ -279,10 +279,13 @@ export class DocumentState {
   }
 
   /**
-   * The summed state at the cursor, carried over to a new layout where that is exact: each side keeps its sum
-   * when its chunks have the same keys (so the same contributions) at the same distances from the cursor
-   * chunk, which is what an edit inside the cursor chunk leaves (the tokens it adds or removes shift both
-   * sides alike). A side that changed is summed afresh; undefined when the cursor chunk is not found.
+   * The summed state at the cursor, carried over to a new layout, exactly. Walking each side outward from the
+   * cursor chunk, its chunks split into near ones (same keys at the same distances), the chunks around an
+   * edit (their contributions swapped: the old ones out now, the new ones in now or when computed), and far
+   * ones (same keys, all moved by the same number of tokens, which the edit added or removed between them
+   * and the cursor): their weights change by lambda^delta, applied chunk by chunk or as the whole sum
+   * rescaled around the near part, whichever takes fewer chunk terms. A side that does not line up is summed
+   * afresh; undefined when the cursor chunk is not found.
    */
   private carryCursorCache(
     c: CursorCache,
@@ -301,76 +304,136 @@ export class DocumentState {
     };
     const left = c.chunk > 0 ? find(c.chunk - 1) : undefined;
     const right = c.chunk + 1 < previous.length ? find(c.chunk + 1) : undefined;
-    const n = left !== undefined ? left + 1 : right !== undefined ? right - 1 : undefined;
+    // Of the two neighbours, the one found nearer its old place (an edited neighbour can match a repeat of
+    // its old text far away).
+    const fromLeft = left !== undefined ? left + 1 : undefined;
+    const fromRight = right !== undefined ? right - 1 : undefined;
+    const moved = (i: number | undefined): number => (i === undefined ? Infinity : Math.abs(i - c.chunk));
+    const n = moved(fromLeft) <= moved(fromRight) ? fromLeft : fromRight;
     if (n === undefined || c.chunk < 0 || c.chunk >= previous.length || n < 0 || n >= layout.length) return;
-    const shift = n - c.chunk;
-    const first = layout[n]!.first;
-    const last = layout[n]!.last;
-    const lam = this.rt.config.fwl.decay;
-    // A side stays when its chunks sit at the same distances from the cursor chunk; a chunk there whose key
-    // changed (an edit) swaps its contribution: the old one out now, the new one in now or when computed.
-    const patchSide = (
-      from: number,
-      to: number,
-      sum: FastWeightState,
-      distance: (x: ChunkLayout, cursor: ChunkLayout) => number,
-      part: (x: ChunkContributions) => CompactState,
-    ): boolean => {
-      const oldCursor = { first: c.first, last: c.last, key: '' };
-      const swaps: [ChunkLayout, ChunkLayout][] = [];
-      for (let j = from; j <= to; j++) {
-        const a = previous[j]!;
-        const b = layout[j + shift];
-        if (!b || b.last - b.first !== a.last - a.first) return false;
-        if (distance(a, oldCursor) !== distance(b, layout[n]!)) return false;
-        if (a.key === b.key) continue;
-        // The old contribution was in the sum when it is known, unless dropped just now.
-        if (!this.computed.has(a.key) && knownBefore.has(a.key)) return false;
-        swaps.push([a, b]);
-      }
-      for (const [a, b] of swaps) {
-        const w = Math.pow(lam, distance(b, layout[n]!));
-        const out = this.computed.get(a.key);
-        if (out) part(out).addScaledTo(sum, -w);
-        const into = this.computed.get(b.key);
-        if (into) part(into).addScaledTo(sum, w);
-      }
-      return true;
-    };
-    const leftOk =
-      c.leftEdge + shift >= 0 &&
-      patchSide(
-        c.leftEdge,
-        c.chunk - 1,
-        c.left,
-        (x, cur) => cur.first - 1 - x.last,
-        (x) => x.fromEnd,
-      );
-    const rightOk =
-      c.mode !== 'whole_file' ||
-      (c.rightEdge + shift < layout.length &&
-        patchSide(
-          c.chunk + 1,
-          c.rightEdge,
-          c.right,
-          (x, cur) => x.first - cur.last - 1,
-          (x) => x.fromStart,
-        ));
+    const cursor = layout[n]!;
+    const leftCount =
+      c.chunk > c.leftEdge
+        ? this.carrySide(
+            c.left,
+            previous.slice(c.leftEdge, c.chunk).reverse(),
+            layout.slice(0, n).reverse(),
+            (x) => c.first - 1 - x.last,
+            (x) => cursor.first - 1 - x.last,
+            (x) => x.fromEnd,
+            knownBefore,
+          )
+        : 0;
+    const rightCount =
+      c.mode !== 'whole_file'
+        ? 0
+        : c.rightEdge > c.chunk
+          ? this.carrySide(
+              c.right,
+              previous.slice(c.chunk + 1, c.rightEdge + 1),
+              layout.slice(n + 1),
+              (x) => x.first - c.last - 1,
+              (x) => x.first - cursor.last - 1,
+              (x) => x.fromStart,
+              knownBefore,
+            )
+          : 0;
     const carried: CursorCache = {
       chunk: n,
       mode: c.mode,
-      left: leftOk ? c.left : c.left.setZero(),
-      right: rightOk ? c.right : c.right.setZero(),
-      first,
-      last,
-      leftEdge: leftOk ? c.leftEdge + shift : n,
-      rightEdge: rightOk ? c.rightEdge + shift : n,
+      left: leftCount !== undefined ? c.left : c.left.setZero(),
+      right: rightCount !== undefined ? c.right : c.right.setZero(),
+      first: cursor.first,
+      last: cursor.last,
+      leftEdge: n - (leftCount ?? 0),
+      rightEdge: n + (rightCount ?? 0),
       at: undefined,
     };
     // Chunks beyond the edges that now weigh enough (the same rule as a fresh sum).
     this.extendLeft(carried);
     if (carried.mode === 'whole_file') this.extendRight(carried);
     return carried;
+  }
+
+  /**
+   * Carries one side's sum (see carryCursorCache). `before`: the chunks in the sum, outward from the old
+   * cursor chunk; `after`: the new layout's chunks on that side, outward. Returns how many of `after` the sum
+   * now covers, or undefined when the side must be summed afresh.
+   */
+  private carrySide(
+    sum: FastWeightState,
+    before: readonly ChunkLayout[],
+    after: readonly ChunkLayout[],
+    oldDistance: (x: ChunkLayout) => number,
+    newDistance: (x: ChunkLayout) => number,
+    part: (x: ChunkContributions) => CompactState,
+    knownBefore: ReadonlySet<string>,
+  ): number | undefined {
+    const lam = this.rt.config.fwl.decay;
+    const count = before.length;
+    let near = 0;
+    while (
+      near < count &&
+      near < after.length &&
+      before[near]!.key === after[near]!.key &&
+      oldDistance(before[near]!) === newDistance(after[near]!)
+    ) {
+      near++;
+    }
+    if (near === count) return count;
+    // The old edge chunk in the new layout; from there inward, the far chunks.
+    const edge = count - 1;
+    let at: number | undefined;
+    for (let i = near; i < after.length; i++) {
+      if (
+        after[i]!.key === before[edge]!.key &&
+        (at === undefined || Math.abs(i - edge) < Math.abs(at - edge))
+      ) {
+        at = i;
+      }
+    }
+    if (at === undefined) return;
+    const offset = at - edge;
+    const delta = newDistance(after[at]!) - oldDistance(before[edge]!);
+    let far = 0;
+    while (far < count - near) {
+      const o = before[edge - far]!;
+      const x = after[edge - far + offset];
+      if (edge - far + offset < near || !x || x.key !== o.key || newDistance(x) - oldDistance(o) !== delta)
+        break;
+      far++;
+    }
+    const oldMiddle = before.slice(near, count - far);
+    const newMiddle = after.slice(near, count - far + offset);
+    if (far === 0 || count - far + offset < near) return;
+    // A contribution in the sum that is gone from the cache cannot be taken out again.
+    if (oldMiddle.some((a) => !this.computed.has(a.key) && knownBefore.has(a.key))) return;
+    // One batch of chunk terms (CompactState.accumulate): the sum is read and written once.
+    const terms: { state: CompactState; w: number }[] = [];
+    const add = (x: ChunkLayout, w: number): void => {
+      const contributions = this.computed.get(x.key);
+      if (contributions) terms.push({ state: part(contributions), w });
+    };
+    let scale = 1;
+    for (const a of oldMiddle) add(a, -Math.pow(lam, oldDistance(a)));
+    if (delta !== 0) {
+      const rescale = Math.pow(lam, delta);
+      if (far <= near) {
+        for (let k = 0; k < far; k++) {
+          const o = before[edge - k]!;
+          add(o, (rescale - 1) * Math.pow(lam, oldDistance(o)));
+        }
+      } else {
+        // rescale * (sum - near - old middle) + near + new middle: the whole sum rescaled around the near part.
+        scale = rescale;
+        for (const t of terms) t.w *= rescale;
+        for (let k = 0; k < near; k++)
+          add(before[k]!, (1 - rescale) * Math.pow(lam, oldDistance(before[k]!)));
+      }
+    }
+    for (const b of newMiddle) add(b, Math.pow(lam, newDistance(b)));
+    CompactState.accumulate(sum, terms, scale);
+    return count + offset;
   }
 
   /**
@@ -457,9 +520,9 @@ export class DocumentState {
         wStart[j] = Math.pow(lam, j);
       }
       // Both weightings in one graph run (the slow pass and the local backward are shared).
-      const [end, start] = await unit(() => rt.contributions(rows, targets, [wEnd, wStart]));
-      const fromEnd = CompactState.from(end!);
-      const fromStart = CompactState.from(start!);
+      const [fromEnd, fromStart] = (await unit(() =>
+        rt.compactContributions(rows, targets, [wEnd, wStart]),
+      )) as [CompactState, CompactState];
       if (this.layout.some((c) => c.key === chunk.key)) {
         const contributions = { fromEnd, fromStart, tokens: len };
         const known = this.computed.has(chunk.key); // (computed meanwhile by a cancelled build)
@@ -541,23 +604,29 @@ export class DocumentState {
   /** Adds the chunks left of those in the sum while they weigh at least NEGLIGIBLE_WEIGHT. */
   private extendLeft(c: CursorCache): void {
     const lam = this.rt.config.fwl.decay;
+    const terms: { state: CompactState; w: number }[] = [];
     for (let j = Math.min(c.leftEdge, this.layout.length) - 1; j >= 0; j--) {
       const w = Math.pow(lam, c.first - 1 - this.layout[j]!.last);
       if (w < NEGLIGIBLE_WEIGHT) break;
-      this.contributionsOf(j)?.fromEnd.addScaledTo(c.left, w);
+      const contributions = this.contributionsOf(j);
+      if (contributions) terms.push({ state: contributions.fromEnd, w });
       c.leftEdge = j;
     }
+    if (terms.length > 0) CompactState.accumulate(c.left, terms);
   }
 
   /** Adds the chunks right of those in the sum while they weigh at least NEGLIGIBLE_WEIGHT. */
   private extendRight(c: CursorCache): void {
     const lam = this.rt.config.fwl.decay;
+    const terms: { state: CompactState; w: number }[] = [];
     for (let j = Math.max(c.rightEdge, c.chunk) + 1; j < this.layout.length; j++) {
       const w = Math.pow(lam, this.layout[j]!.first - c.last - 1);
       if (w < NEGLIGIBLE_WEIGHT) break;
-      this.contributionsOf(j)?.fromStart.addScaledTo(c.right, w);
+      const contributions = this.contributionsOf(j);
+      if (contributions) terms.push({ state: contributions.fromStart, w });
       c.rightEdge = j;
     }
+    if (terms.length > 0) CompactState.accumulate(c.right, terms);
   }
 
   /** Moves the sums from the cursor chunk to the next one (exact: the decay rule is a recurrence). */

@@ -206,6 +206,57 @@ describe('incremental document state', () => {
     assert.ok(carriedAtLeastOnce, 'the sums survived a rebuild');
   });
 
+  it('carries the summed cursor state across an edit a few chunks away with a few chunk terms', async () => {
+    const rt = await runtime();
+    const doc = new DocumentState(rt);
+    const cursorOffset = text.indexOf('\n', Math.floor(text.length / 2));
+    const options = { priority: 'foreground' as const, chunkTokens: 64, cursorOffset };
+    await doc.rebuild(text, options);
+    const t = doc.positionForPrefix(text.slice(0, cursorOffset));
+    doc.stateAt(t);
+    // Chunk contributions added into the sums (every sum goes through CompactState.accumulate).
+    const passes = { n: 0 };
+    const accumulate = CompactState.accumulate;
+    CompactState.accumulate = (out, terms, a) => {
+      passes.n += terms.length;
+      accumulate(out, terms, a);
+    };
+    try {
+      // Lines added 12 lines before and 12 after the cursor: every chunk beyond moves by their tokens.
+      const at = (k: number): number =>
+        text
+          .split('\n')
+          .slice(0, middle + k)
+          .join('\n').length;
+      const edits = [
+        text.slice(0, at(-12)) + '\nconst added = 1; // here' + text.slice(at(-12)),
+        text.slice(0, at(12)) + '\nlet more = [1, 2, 3];' + text.slice(at(12)),
+      ];
+      for (const next of edits) {
+        passes.n = 0; // the rebuild's own chunk passes: the carry and the recomputed chunks
+        await doc.rebuild(next, options);
+        const tNext = doc.positionForPrefix(
+          next.slice(0, next.indexOf(text.slice(cursorOffset, cursorOffset + 40))),
+        );
+        const carried = doc.stateAt(tNext).clone();
+        const movedPasses = passes.n;
+        doc.dropCursorCache();
+        passes.n = 0;
+        const expected = doc.stateAt(tNext);
+        const freshPasses = passes.n;
+        // The far chunks' weights changed by lambda^delta; a fresh sum leaves out the few that now weigh < 1e-4.
+        assert.ok(
+          relativeDiff(carried, expected) < 1e-3,
+          `relative difference ${relativeDiff(carried, expected)}`,
+        );
+        assert.ok(freshPasses >= 12, `${freshPasses} chunks summed afresh`);
+        assert.ok(movedPasses <= freshPasses / 2, `${movedPasses} chunk terms, ${freshPasses} afresh`);
+      }
+    } finally {
+      CompactState.accumulate = accumulate;
+    }
+  });
+
   it('builds the chunks nearest the cursor first and holds a window of maxTokens positions', async () => {
     const rt = await runtime();
     const doc = new DocumentState(rt);
@@ -271,5 +322,29 @@ describe('int8 graphs', () => {
     const [fp32Bits, int8Bits] = [await bits(rt), await bits(int8)];
     assert.ok(Math.abs(int8Bits / fp32Bits - 1) < 0.01, `fp32 ${fp32Bits} bits, int8 ${int8Bits} bits`);
     assert.notEqual(int8Bits, fp32Bits, 'different graphs ran');
+  });
+
+  it('return chunk contributions already quantized per row, as CompactState.from would store them', async function () {
+    const rt = await runtime();
+    if (!rt.model.files.int8.contribution) this.skip(); // a folder without the int8 contribution graph
+    int8 ??= await FastWeightsRuntime.load({ modelDir: modelDir(), provider: 'cpu', precision: 'int8' });
+    assert.ok(int8.sessions.contribution.outputNames.includes('state_w1_int8'), 'row-quantized outputs');
+    const ids = [rt.config.bos_token_id, ...rt.tokenizer.encode(TS)].slice(0, 97);
+    const { hidden } = await int8.hiddenOf(ids.slice(0, -1));
+    const weightings = [new Float32Array(96).fill(1), Float32Array.from({ length: 96 }, (_, j) => 0.99 ** j)];
+    const quantizedByGraph = await int8.compactContributions(hidden, ids.slice(1), weightings);
+    const plain = await int8.contributions(hidden, ids.slice(1), weightings);
+    assert.equal(quantizedByGraph.length, 2);
+    for (let k = 0; k < 2; k++) {
+      const here = CompactState.from(plain[k]!);
+      assert.equal(quantizedByGraph[k]!.byteLength, here.byteLength, 'the same storage');
+      const a = rt.newState();
+      quantizedByGraph[k]!.addScaledTo(a, 1);
+      const b = rt.newState();
+      here.addScaledTo(b, 1);
+      // The same rounding up to the odd tie or last-bit difference between x / s and x * (1 / s).
+      assert.ok(relativeDiff(a, b) < 1e-3, `graph vs JS rounding: ${relativeDiff(a, b)}`);
+      assert.ok(relativeDiff(a, plain[k]!) < 0.02, `vs fp32: ${relativeDiff(a, plain[k]!)}`);
+    }
   });
 });
