@@ -5,6 +5,7 @@
  * same document-state manager the model worker uses, with the worker's options.
  *
  * Options: --json, --threads N (onnxruntime intra-op threads; default: as the extension, DEFAULT_THREADS),
+ * --contribution-threads N (of the contribution graph; default: as the extension, DEFAULT_CONTRIBUTION_THREADS),
  * --provider cpu|auto|cuda (default cpu), --precision int8|fp32 (default int8, as the extension), --requests N
  * (cursor positions, default 30), --rounds N (passes over them, default 2).
  */
@@ -22,7 +23,7 @@ import {
   RuntimeOptions,
 } from '../src/runtime';
 import { DocumentStates } from '../src/adaptation/documentStates';
-import { DEFAULT_THREADS } from '../src/runtime/sessions';
+import { DEFAULT_CONTRIBUTION_THREADS, DEFAULT_THREADS } from '../src/runtime/sessions';
 import { measureEventLoopDelay } from './eventLoop';
 
 const root = path.resolve(__dirname, '..');
@@ -34,6 +35,7 @@ const argValue = (name: string): string | undefined => {
 };
 const threadsArg = argValue('--threads');
 const threads = threadsArg !== undefined ? Number(threadsArg) : DEFAULT_THREADS;
+const contributionThreadsArg = argValue('--contribution-threads');
 const provider = (argValue('--provider') ?? 'cpu') as ProviderChoice;
 const precision = (argValue('--precision') ?? 'int8') as GraphPrecision;
 const REQUESTS = Number(argValue('--requests') ?? 30);
@@ -245,6 +247,7 @@ async function main(): Promise<void> {
   const tLoad = performance.now();
   const options: RuntimeOptions = { modelDir, provider, precision };
   if (threads !== undefined) options.threads = threads;
+  if (contributionThreadsArg !== undefined) options.contributionThreads = Number(contributionThreadsArg);
   const rt = await FastWeightsRuntime.load(options);
   const loadMs = performance.now() - tLoad;
   const first = await completeLine(rt, coldFile.slice(0, cursorPositions(coldFile, 1)[0]!), {
@@ -467,6 +470,8 @@ async function main(): Promise<void> {
     node: process.version,
     provider: rt.info.provider,
     threads: threads ?? null,
+    contribution_threads:
+      contributionThreadsArg !== undefined ? Number(contributionThreadsArg) : DEFAULT_CONTRIBUTION_THREADS,
     precision: rt.info.precision,
   };
   await rt.dispose();
@@ -534,7 +539,8 @@ async function main(): Promise<void> {
   console.log(
     `\nmachine: ${machine.cpus} x ${machine.cpu_model}, node ${machine.node}, provider ${machine.provider}, ` +
       `graphs ${machine.precision}, ` +
-      `threads ${machine.threads || 'onnxruntime default'}; bench ran ${totalS.toFixed(0)} s`,
+      `threads ${machine.threads || 'onnxruntime default'} (contribution graph ` +
+      `${machine.contribution_threads || 'onnxruntime default'}); bench ran ${totalS.toFixed(0)} s`,
   );
   console.log('\nnotes:');
   for (const n of notes) console.log(`- ${n}`);

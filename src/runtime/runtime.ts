@@ -14,6 +14,7 @@ import {
 } from './sessions';
 import { CodeTokenizer } from './tokenizer';
 import { FastWeightState, StateTensors } from './fastWeights';
+import { CompactState } from './compactState';
 import { ModelScheduler } from './scheduler';
 
 /** Keys and values cached by the body graph: [L, 1, H, P, Dh] each, P = `length`. */
@@ -33,6 +34,8 @@ export interface RuntimeOptions {
   modelDir: string;
   provider?: ProviderChoice;
   threads?: number;
+  /** Threads of the contribution graph (state builds; see DEFAULT_CONTRIBUTION_THREADS). */
+  contributionThreads?: number;
   /** Default 'fp32'; the extension asks for 'int8' (the model folder's quantized graphs, where shipped). */
   precision?: GraphPrecision;
 }
@@ -68,6 +71,8 @@ export class FastWeightsRuntime {
     const sessionOptions: SessionOptions = {};
     if (options.provider) sessionOptions.provider = options.provider;
     if (options.threads !== undefined) sessionOptions.threads = options.threads;
+    if (options.contributionThreads !== undefined)
+      sessionOptions.contributionThreads = options.contributionThreads;
     if (options.precision) sessionOptions.precision = options.precision;
     const sessions = await createSessions(model, sessionOptions);
     return new FastWeightsRuntime(model, tokenizer, sessions, performance.now() - t0);
@@ -256,6 +261,41 @@ export class FastWeightsRuntime {
       }
       return FastWeightState.fromTensors(tensors, this.config.state_tensors);
     });
+  }
+
+  /**
+   * contributions(), stored compactly (int8 rows): a graph that quantizes its own matrices (outputs
+   * `<name>_int8`, `<name>_scales`; training/quantize.py) returns them so, else they are quantized here.
+   */
+  async compactContributions(
+    hidden: Float32Array,
+    targets: readonly number[],
+    weightings: readonly Float32Array[],
+  ): Promise<CompactState[]> {
+    const session = this.sessions.contribution;
+    const fetches = STATE_TENSOR_NAMES.flatMap((name) =>
+      this.config.state_tensors[name].length === 2 ? [`${name}_int8`, `${name}_scales`] : [name],
+    );
+    if (!this.contributionTakesWeightings || !fetches.every((f) => session.outputNames.includes(f))) {
+      return (await this.contributions(hidden, targets, weightings)).map((s) => CompactState.from(s));
+    }
+    const T = targets.length;
+    const K = weightings.length;
+    const weights = new Float32Array(K * T);
+    weightings.forEach((w, k) => weights.set(w, k * T));
+    const r = await session.run(
+      {
+        hidden: new ort.Tensor('float32', hidden, [1, T, this.config.d_model]),
+        targets: new ort.Tensor(
+          'int64',
+          BigInt64Array.from(targets, (x) => BigInt(x)),
+          [1, T],
+        ),
+        weights: new ort.Tensor('float32', weights, [K, T]),
+      },
+      fetches,
+    );
+    return weightings.map((_, k) => CompactState.fromGraphOutputs(r, this.config.state_tensors, k, K));
   }
 
   /** Whether the contribution graph takes several weightings at once (a leading K axis on its outputs). */
