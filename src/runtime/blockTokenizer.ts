@@ -49,28 +49,91 @@ export function blockStarts(text: string): number[] {
 }
 
 export class BlockTokenizer {
-  /** Ids of the blocks of the last text, by block text. */
+  /** Ids of blocks seen lately, by block text (undo and re-typing find theirs here). */
   private cache = new Map<string, readonly number[]>();
+  /** The last text and its blocks: an edit re-cuts only the part between their common prefix and suffix. */
+  private last: { text: string; tokenized: TokenizedText } | undefined;
 
   constructor(private readonly tokenizer: CodeTokenizer) {}
 
   tokenize(text: string): TokenizedText {
-    const starts = blockStarts(text);
-    const next = new Map<string, readonly number[]>();
+    const last = this.last;
+    const tokenized = last
+      ? this.retokenize(last.text, last.tokenized, text)
+      : this.tokenizeRange(text, 0, text.length, 0);
+    this.last = { text, tokenized };
+    // Blocks no longer in the text stay cached until the cache is twice the document's blocks.
+    if (this.cache.size > 2 * tokenized.blocks.length + 64) {
+      this.cache = new Map(tokenized.blocks.map((b) => [b.text, b.ids]));
+    }
+    return tokenized;
+  }
+
+  /** Blocks and ids of text[from, to), which starts a block and ends one (or the text); ids from `firstToken`. */
+  private tokenizeRange(text: string, from: number, to: number, firstToken: number): TokenizedText {
     const blocks: TokenBlock[] = [];
     const ids: number[] = [];
-    for (let b = 0; b < starts.length; b++) {
-      const start = starts[b]!;
-      const blockText = text.slice(start, starts[b + 1] ?? text.length);
+    const cuts = [from];
+    for (let i = text.indexOf('\n', from + 1); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) {
+      if (!WHITESPACE.test(text[i - 1]!)) cuts.push(i);
+    }
+    for (let b = 0; b < cuts.length; b++) {
+      const start = cuts[b]!;
+      const blockText = text.slice(start, cuts[b + 1] ?? to);
       if (blockText.length === 0) continue;
-      let blockIds = next.get(blockText) ?? this.cache.get(blockText);
-      if (!blockIds) blockIds = this.tokenizer.encode(blockText);
-      next.set(blockText, blockIds);
-      blocks.push({ text: blockText, start, ids: blockIds, firstToken: ids.length });
+      let blockIds = this.cache.get(blockText);
+      if (!blockIds) {
+        blockIds = this.tokenizer.encode(blockText);
+        this.cache.set(blockText, blockIds);
+      }
+      blocks.push({ text: blockText, start, ids: blockIds, firstToken: firstToken + ids.length });
       for (const id of blockIds) ids.push(id);
     }
-    this.cache = next;
     return { blocks, ids };
+  }
+
+  /**
+   * The blocks of `text` from those of `before`: blocks that end before the first changed character keep
+   * their place, blocks that start inside the unchanged tail move by the change in length, and only the part
+   * between is cut and tokenized again. A cut before a "\n" depends on that character and the one before it,
+   * so a block start next to the change is re-decided too.
+   */
+  private retokenize(before: string, old: TokenizedText, text: string): TokenizedText {
+    if (before === text) return old;
+    const max = Math.min(before.length, text.length);
+    let prefix = 0;
+    while (prefix < max && before.charCodeAt(prefix) === text.charCodeAt(prefix)) prefix++;
+    let suffix = 0;
+    while (
+      suffix < max - prefix &&
+      before.charCodeAt(before.length - 1 - suffix) === text.charCodeAt(text.length - 1 - suffix)
+    ) {
+      suffix++;
+    }
+    const { blocks } = old;
+    if (blocks.length === 0) return this.tokenizeRange(text, 0, text.length, 0);
+    // Kept at the start: the blocks before the one holding prefix - 1.
+    const head = prefix === 0 ? 0 : blockAt(old, prefix - 1);
+    // Kept at the end: the blocks starting at or after the unchanged tail's second character.
+    let tail = blocks.length;
+    while (tail > head + 1 && blocks[tail - 1]!.start >= before.length - suffix + 1) tail--;
+    const delta = text.length - before.length;
+    const from = head < blocks.length ? blocks[head]!.start : text.length;
+    const to = tail < blocks.length ? blocks[tail]!.start + delta : text.length;
+    const headTokens = head < blocks.length ? blocks[head]!.firstToken : old.ids.length;
+    const middle = this.tokenizeRange(text, from, to, headTokens);
+    const oldTailTokens = tail < blocks.length ? blocks[tail]!.firstToken : old.ids.length;
+    const tokenShift = headTokens + middle.ids.length - oldTailTokens;
+    const moved = blocks.slice(tail).map((b) => ({
+      text: b.text,
+      start: b.start + delta,
+      ids: b.ids,
+      firstToken: b.firstToken + tokenShift,
+    }));
+    return {
+      blocks: [...blocks.slice(0, head), ...middle.blocks, ...moved],
+      ids: [...old.ids.slice(0, headTokens), ...middle.ids, ...old.ids.slice(oldTailTokens)],
+    };
   }
 
   /** Tokens of the text before `offset` (a token straddling the offset counts), from the blocks. */
@@ -86,5 +149,6 @@ export class BlockTokenizer {
 
   clear(): void {
     this.cache.clear();
+    this.last = undefined;
   }
 }

@@ -45,6 +45,34 @@ describe('incremental tokenization', () => {
     assert.deepEqual(blocks.tokenize(edited).ids, rt.tokenizer.encode(edited));
   });
 
+  it('re-cuts only around an edit: random edits give the blocks and ids of a fresh tokenization', async () => {
+    const rt = await runtime();
+    const incremental = new BlockTokenizer(rt.tokenizer);
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const pieces = ['\n', ' ', '\t', 'x', '}\n', '\n\n', '  ', 'return a;', '\r\n', 'é', ' \n', ')'];
+    let text = [TS, PY].join('\n');
+    incremental.tokenize(text);
+    for (let step = 0; step < 150; step++) {
+      const at = random(text.length + 1);
+      const cut = random(4) === 0 ? random(40) : 0;
+      const insert = Array.from({ length: random(4) }, () => pieces[random(pieces.length)]!).join('');
+      text = text.slice(0, at) + insert + text.slice(Math.min(text.length, at + cut));
+      if (step % 50 === 49) text = ''; // and from nothing again
+      const got = incremental.tokenize(text);
+      const fresh = new BlockTokenizer(rt.tokenizer).tokenize(text);
+      assert.deepEqual(got.ids, rt.tokenizer.encode(text), `ids after edit ${step}`);
+      assert.deepEqual(
+        got.blocks.map((b) => [b.start, b.text, b.firstToken]),
+        fresh.blocks.map((b) => [b.start, b.text, b.firstToken]),
+        `blocks after edit ${step}`,
+      );
+    }
+  });
+
   it('counts the tokens before a cursor like tokenizing the prefix', async () => {
     const rt = await runtime();
     const blocks = new BlockTokenizer(rt.tokenizer);
