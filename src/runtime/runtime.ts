@@ -54,6 +54,8 @@ export class FastWeightsRuntime {
   readonly scheduler = new ModelScheduler();
   private readonly zero: FastWeightState;
   private multiWeightings: boolean | undefined;
+  /** rowFetches, once known (null: the contribution graph has no int8-row outputs). */
+  private rowOutputs: readonly string[] | null | undefined;
 
   private constructor(
     readonly model: ModelFolder,
@@ -227,31 +229,18 @@ export class FastWeightsRuntime {
     targets: readonly number[],
     weightings: readonly Float32Array[],
   ): Promise<FastWeightState[]> {
-    const T = targets.length;
     const K = weightings.length;
-    const d = this.config.d_model;
-    const base = {
-      hidden: new ort.Tensor('float32', hidden, [1, T, d]),
-      targets: new ort.Tensor(
-        'int64',
-        BigInt64Array.from(targets, (x) => BigInt(x)),
-        [1, T],
-      ),
-    };
-    const session = this.sessions.contribution;
     if (!this.contributionTakesWeightings) {
       const out: FastWeightState[] = [];
       for (const w of weightings) {
-        const r = await session.run({ ...base, weights: new ort.Tensor('float32', w, [1, T]) });
+        const r = await this.runContribution(hidden, targets, [w], [...STATE_TENSOR_NAMES]);
         const tensors = {} as StateTensors;
         for (const name of STATE_TENSOR_NAMES) tensors[name] = r[name]!.data as Float32Array;
         out.push(FastWeightState.fromTensors(tensors, this.config.state_tensors));
       }
       return out;
     }
-    const weights = new Float32Array(K * T);
-    weightings.forEach((w, k) => weights.set(w, k * T));
-    const r = await session.run({ ...base, weights: new ort.Tensor('float32', weights, [K, T]) });
+    const r = await this.runContribution(hidden, targets, weightings, [...STATE_TENSOR_NAMES]);
     return weightings.map((_, k) => {
       const tensors = {} as StateTensors;
       for (const name of STATE_TENSOR_NAMES) {
@@ -272,30 +261,49 @@ export class FastWeightsRuntime {
     targets: readonly number[],
     weightings: readonly Float32Array[],
   ): Promise<CompactState[]> {
-    const session = this.sessions.contribution;
-    const fetches = STATE_TENSOR_NAMES.flatMap((name) =>
-      this.config.state_tensors[name].length === 2 ? [`${name}_int8`, `${name}_scales`] : [name],
-    );
-    if (!this.contributionTakesWeightings || !fetches.every((f) => session.outputNames.includes(f))) {
+    const fetches = this.rowFetches;
+    if (!fetches) {
       return (await this.contributions(hidden, targets, weightings)).map((s) => CompactState.from(s));
     }
+    const r = await this.runContribution(hidden, targets, weightings, fetches);
+    const K = weightings.length;
+    return weightings.map((_, k) => CompactState.fromGraphOutputs(r, this.config.state_tensors, k, K));
+  }
+
+  /** One contribution graph run: weights [K, T] (K = 1 for graphs without the K axis), the outputs `fetches`. */
+  private runContribution(
+    hidden: Float32Array,
+    targets: readonly number[],
+    weightings: readonly Float32Array[],
+    fetches: readonly string[],
+  ): Promise<ort.InferenceSession.ReturnType> {
     const T = targets.length;
     const K = weightings.length;
-    const weights = new Float32Array(K * T);
-    weightings.forEach((w, k) => weights.set(w, k * T));
-    const r = await session.run(
-      {
-        hidden: new ort.Tensor('float32', hidden, [1, T, this.config.d_model]),
-        targets: new ort.Tensor(
-          'int64',
-          BigInt64Array.from(targets, (x) => BigInt(x)),
-          [1, T],
-        ),
-        weights: new ort.Tensor('float32', weights, [K, T]),
-      },
-      fetches,
-    );
-    return weightings.map((_, k) => CompactState.fromGraphOutputs(r, this.config.state_tensors, k, K));
+    const weights = K === 1 ? weightings[0]! : new Float32Array(K * T);
+    if (K > 1) weightings.forEach((w, k) => weights.set(w, k * T));
+    const feeds = {
+      hidden: new ort.Tensor('float32', hidden, [1, T, this.config.d_model]),
+      targets: new ort.Tensor(
+        'int64',
+        BigInt64Array.from(targets, (x) => BigInt(x)),
+        [1, T],
+      ),
+      weights: new ort.Tensor('float32', weights, [K, T]),
+    };
+    return this.sessions.contribution.run(feeds, fetches);
+  }
+
+  /** The int8-row outputs compactContributions fetches, when the contribution graph has them (K axis too). */
+  private get rowFetches(): readonly string[] | undefined {
+    if (this.rowOutputs === undefined) {
+      const fetches = STATE_TENSOR_NAMES.flatMap((name) =>
+        this.config.state_tensors[name].length === 2 ? [`${name}_int8`, `${name}_scales`] : [name],
+      );
+      const names = this.sessions.contribution.outputNames as readonly string[] | undefined;
+      const has = this.contributionTakesWeightings && fetches.every((f) => names?.includes(f) ?? false);
+      this.rowOutputs = has ? fetches : null;
+    }
+    return this.rowOutputs ?? undefined;
   }
 
   /** Whether the contribution graph takes several weightings at once (a leading K axis on its outputs). */

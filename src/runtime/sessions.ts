@@ -47,7 +47,7 @@ export interface GraphSession {
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
   readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
-  /** Runs the graph; `fetches`: the outputs wanted (default all; onnxruntime skips work only they need). */
+  /** Runs the graph; `fetches`: the outputs to return (default all). */
   run(
     feeds: ort.InferenceSession.FeedsType,
     fetches?: readonly string[],
