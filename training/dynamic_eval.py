@@ -34,16 +34,18 @@ def _trim(t: torch.Tensor, keep: int) -> torch.Tensor:
 @torch.no_grad()
 def static_nll(model: FastWeightsLM, ids: list[int], segment: int) -> np.ndarray:
     """The static model scored with the same segments and code path (the compute reference)."""
-    x = torch.tensor(ids, dtype=torch.long)[None]
+    dev = next(model.parameters()).device
+    x = torch.tensor(ids, dtype=torch.long, device=dev)[None]
     n = x.shape[1] - 1
     out, past_k, past_v = [], None, None
     keep = model.cfg.attn_window - 1
     for a in range(0, n, segment):
         b = min(a + segment, n)
-        h, past_k, past_v = model.body(x[:, a:b], torch.arange(a, b)[None], past_k, past_v)
+        pos = torch.arange(a, b, device=dev)[None]
+        h, past_k, past_v = model.body(x[:, a:b], pos, past_k, past_v)
         past_k, past_v = _trim(past_k, keep), _trim(past_v, keep)
         out.append(F.cross_entropy(model.slow_logits(h)[0], x[0, a + 1 : b + 1], reduction="none"))
-    return torch.cat(out).double().numpy()
+    return torch.cat(out).double().cpu().numpy()
 
 
 def mean_square_grads(

@@ -29,6 +29,7 @@ from tokenizers import Tokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from export import MODES, load_checkpoint  # noqa: E402
 from model import STATE_NAMES, FastWeightsLM  # noqa: E402
+from train import load_tokens  # noqa: E402
 
 BUCKETS = ((0, 1000, "0-1k"), (1000, 4000, "1k-4k"), (4000, 10**9, "4k+"))
 
@@ -39,36 +40,38 @@ def score_tokens(model: FastWeightsLM, ids: list[int], chunk: int | None = None)
     cfg = model.cfg
     chunk = chunk or cfg.attn_window
     lam = cfg.fwl_decay
-    x = torch.tensor(ids, dtype=torch.long)[None]
+    dev = next(model.parameters()).device  # CPU here, CUDA on a GPU machine (--device)
+    x = torch.tensor(ids, dtype=torch.long, device=dev)[None]
     n = x.shape[1] - 1  # positions that predict a next token
     spans = [(a, min(a + chunk, n)) for a in range(0, n, chunk)]
     if not cfg.fwl:
         return {"static": baseline_nll(model, x, spans)}
+    arange = lambda a, b, **kw: torch.arange(a, b, device=dev, **kw)  # noqa: E731
     # Pass 1: hidden states with the KV cache, and each chunk's contributions in both directions.
     hiddens, fwd, back = [], [], []
     past_k = past_v = None
     for a, b in spans:
-        pos = torch.arange(a, b)[None]
+        pos = arange(a, b)[None]
         h, past_k, past_v = model.body(x[:, a:b], pos, past_k, past_v)
         keep = cfg.attn_window - 1
         past_k, past_v = past_k[:, :, :, -keep:], past_v[:, :, :, -keep:]
         hiddens.append(h)
-        idx = torch.arange(a, b, dtype=torch.float64)
+        idx = arange(a, b, dtype=torch.float64)
         tgt = x[:, a + 1 : b + 1]
         fwd.append(model.state_contribution(h, tgt, (lam ** (b - 1 - idx)).float()[None]))
         back.append(model.state_contribution(h, tgt, (lam ** (idx - a)).float()[None]))
     # Suffix sums: future[j] = sum over chunks i >= j of lambda^(start_i - start_j) back[i].
     future = [None] * (len(spans) + 2)
-    future[-1] = future[-2] = model.zero_state()
+    future[-1] = future[-2] = model.zero_state(dev)
     for j in range(len(spans) - 1, -1, -1):
         a, b = spans[j]
         future[j] = {k: back[j][k] + lam ** (b - a) * future[j + 1][k] for k in STATE_NAMES}
     nll = {m: [] for m in MODES}
-    state = model.zero_state()
+    state = model.zero_state(dev)
     for j, (a, b) in enumerate(spans):
         h, tgt = hiddens[j], x[:, a + 1 : b + 1]
-        ones = torch.ones(tgt.shape)
-        i = torch.arange(b - a, dtype=torch.float64)
+        ones = torch.ones(tgt.shape, device=dev)
+        i = arange(0, b - a, dtype=torch.float64)
         past_coef = (lam**i).float()
         carried = {k: state[k][None] for k in STATE_NAMES}
         logits = {
@@ -78,25 +81,26 @@ def score_tokens(model: FastWeightsLM, ids: list[int], chunk: int | None = None)
         # Whole file: chunk j+2 starts 2*chunk tokens after this chunk's start.
         gap = spans[j + 2][0] - a if j + 2 < len(spans) else 0
         both = {k: torch.stack((state[k], future[j + 2][k])) for k in STATE_NAMES}
-        future_coef = (lam ** (gap - i)).float() if gap else torch.zeros(b - a)
+        future_coef = (lam ** (gap - i)).float() if gap else torch.zeros(b - a, device=dev)
         coef = torch.stack((past_coef, future_coef))[:, None]
         logits["adapted_whole_file"] = model.fast_chunk_logits(h, tgt, ones, both, coef)
         for m in MODES:
             nll[m].append(torch.nn.functional.cross_entropy(logits[m][0], tgt[0], reduction="none"))
         state = {k: lam ** (b - a) * state[k] + fwd[j][k] for k in STATE_NAMES}
-    return {m: torch.cat(v).double().numpy() for m, v in nll.items()}
+    return {m: torch.cat(v).double().cpu().numpy() for m, v in nll.items()}
 
 
 def baseline_nll(model: FastWeightsLM, x: torch.Tensor, spans) -> np.ndarray:
     """The plain transformer (no FWL head): one mode only, scored the same way."""
     out, past_k, past_v = [], None, None
     for a, b in spans:
-        h, past_k, past_v = model.body(x[:, a:b], torch.arange(a, b)[None], past_k, past_v)
+        pos = torch.arange(a, b, device=x.device)[None]
+        h, past_k, past_v = model.body(x[:, a:b], pos, past_k, past_v)
         keep = model.cfg.attn_window - 1
         past_k, past_v = past_k[:, :, :, -keep:], past_v[:, :, :, -keep:]
         logits = model.slow_logits(h)[0]
         out.append(torch.nn.functional.cross_entropy(logits, x[0, a + 1 : b + 1], reduction="none"))
-    return torch.cat(out).double().numpy()
+    return torch.cat(out).double().cpu().numpy()
 
 
 def token_byte_lengths(tok: Tokenizer) -> np.ndarray:
@@ -108,9 +112,9 @@ def token_byte_lengths(tok: Tokenizer) -> np.ndarray:
     return lengths
 
 
-def unigram_nll(train_bin: Path, vocab_size: int) -> np.ndarray:
+def unigram_nll(shards: Path, vocab_size: int) -> np.ndarray:
     """-ln p(token) from train-split token counts, add-one smoothed: the non-contextual baseline."""
-    counts = np.bincount(np.fromfile(train_bin, dtype=np.uint16), minlength=vocab_size) + 1.0
+    counts = np.bincount(load_tokens(shards, "train"), minlength=vocab_size) + 1.0
     return -np.log(counts / counts.sum())
 
 
@@ -123,6 +127,7 @@ def evaluate_files(model, tok, texts, unigram=None, min_tokens=0, max_tokens=Non
     total = {m: 0.0 for m in modes}
     per_bucket = {name: {m: 0.0 for m in modes} | {"bytes": 0, "tokens": 0} for *_, name in BUCKETS}
     n_files = n_tokens = n_bytes = 0
+    per_file = []  # tokens, bytes and NLL (nats) per mode of every scored file, in order
     for text in texts:
         ids = tok.encode(text).ids
         if len(ids) < min_tokens:
@@ -142,6 +147,10 @@ def evaluate_files(model, tok, texts, unigram=None, min_tokens=0, max_tokens=Non
             bucket["tokens"] += len(lengths[sl])
             for m in modes:
                 bucket[m] += scored[m][sl].sum()
+        per_file.append(
+            {"tokens": len(ids), "bytes": int(lengths.sum())}
+            | {m: float(scored[m].sum()) for m in modes}
+        )
         n_files += 1
         n_tokens += len(ids)
         n_bytes += int(lengths.sum())
@@ -161,6 +170,7 @@ def evaluate_files(model, tok, texts, unigram=None, min_tokens=0, max_tokens=Non
             | {m: bpb(b[m], b["bytes"]) for m in modes}
             for name, b in per_bucket.items()
         },
+        "per_file_nats": per_file,
     }
     if model.cfg.fwl:
         s, a = result["static"]["bits_per_byte"], result["adapted"]["bits_per_byte"]
@@ -184,18 +194,19 @@ def main(argv=None):
     p.add_argument("--min-tokens", type=int, default=0, help="skip shorter files")
     p.add_argument("--max-files", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu|cuda")
     p.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads or torch.get_num_threads())
-    model = load_checkpoint(args.checkpoint)
+    model = load_checkpoint(args.checkpoint).to(args.device)
     tok = Tokenizer.from_file(str(args.tokenizer))
-    unigram = unigram_nll(args.shards / "train.bin", tok.get_vocab_size())
+    unigram = unigram_nll(args.shards, tok.get_vocab_size())
     texts = read_split(args.corpus, args.split)
     if args.max_files:
         texts = (t for i, t in enumerate(texts) if i < args.max_files)
     result = evaluate_files(model, tok, texts, unigram, min_tokens=args.min_tokens)
     result["split"] = args.split
-    print(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k != "per_file_nats"}, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
 

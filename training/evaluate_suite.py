@@ -126,8 +126,8 @@ def score_stage(args, tok, files, log):
     """Per-file NLL arrays (nats, float32) of the four network modes, one .npz per file."""
     folder = args.out / "test"
     folder.mkdir(parents=True, exist_ok=True)
-    fwl = load_checkpoint(args.checkpoint)
-    base = load_checkpoint(args.baseline)
+    fwl = load_checkpoint(args.checkpoint).to(args.device)
+    base = load_checkpoint(args.baseline).to(args.device)
     todo = [f for f in files if len(f["ids"]) >= args.min_tokens_table]
     # >= 1k first, in a seeded order (a run cut short leaves a random subset), then the rest.
     random.Random(args.seed).shuffle(todo)
@@ -177,17 +177,33 @@ def valid_files(args, tok) -> list[dict]:
 
 
 def valid_stage(args, tok, files, log):
+    """The network's scores of the seeded valid subset: static (for the cache peer's tuning) and
+    the FWL modes (for fitting the gated cache in the mix stage)."""
     path = args.out / "valid_static.npz"
-    if path.exists():
-        return
-    fwl = load_checkpoint(args.checkpoint)
     chosen = seeded_subset(valid_files(args, tok), args.valid_files, args.seed)
+    if not path.exists():
+        fwl = load_checkpoint(args.checkpoint).to(args.device)
+        arrays = {}
+        for f in chosen:
+            arrays[str(f["index"])] = static_nll(fwl, [fwl.cfg.bos_token_id, *f["ids"]], 256)
+        np.savez(path, **arrays)
+        n_tok = sum(len(f["ids"]) for f in chosen)
+        log(f"valid: {len(chosen)} files, {n_tok:,} tokens")
+    valid_fwl_scores(args, chosen, log)
+
+
+def valid_fwl_scores(args, chosen: list[dict], log) -> None:
+    vpath = args.out / "valid_fwl.npz"
+    if vpath.exists():
+        return
+    fwl = load_checkpoint(args.checkpoint).to(args.device)
     arrays = {}
-    for f in chosen:
-        arrays[str(f["index"])] = static_nll(fwl, [fwl.cfg.bos_token_id, *f["ids"]], 256)
-    np.savez(path, **arrays)
-    n_tok = sum(len(f["ids"]) for f in chosen)
-    log(f"valid: {len(chosen)} files, {n_tok:,} tokens")
+    for k, f in enumerate(chosen):
+        scored = score_tokens(fwl, [fwl.cfg.bos_token_id, *f["ids"]])
+        for m in FWL_MODES:
+            arrays[f"{f['index']}/{m}"] = scored[m].astype(np.float32)
+        log(f"valid: FWL {k + 1}/{len(chosen)} scored")
+    np.savez(vpath, **arrays)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,15 +258,7 @@ def mix_stage(args, tok, files, log):
     """FWL causal and whole-file NLL mixed with the causal n-gram cache (tuned on valid)."""
     vpath = args.out / "valid_fwl.npz"
     chosen = seeded_subset(valid_files(args, tok), args.valid_files, args.seed)
-    if not vpath.exists():
-        fwl = load_checkpoint(args.checkpoint)
-        arrays = {}
-        for k, f in enumerate(chosen):
-            scored = score_tokens(fwl, [fwl.cfg.bos_token_id, *f["ids"]])
-            for m in FWL_MODES:
-                arrays[f"{f['index']}/{m}"] = scored[m].astype(np.float32)
-            log(f"mix: valid {k + 1}/{len(chosen)} scored")
-        np.savez(vpath, **arrays)
+    valid_fwl_scores(args, chosen, log)
     with np.load(vpath) as z:
         valid = {key: z[key].astype(np.float64) for key in z.files}
     # The gate (see cache_peer.py) is fitted for the whole-file mode, the extension's, used for all.
@@ -830,6 +838,7 @@ def parse_args(argv=None):
     p.add_argument("--short-files", type=int, default=0, help="score: only N short files")
     p.add_argument("--shard", default="0/1", help="K/N: score only every N-th file from the K-th")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu|cuda (the score and valid stages)")
     return p.parse_args(argv)
 
 

@@ -198,3 +198,21 @@ def test_totals_slice_positions_and_bits_per_byte():
     t = _totals([rec], ("static",), 0, 2)
     assert (t["files"], t["tokens"], t["bytes"]) == (1, 2, 2)
     assert bpb(t["static"], t["bytes"]) == pytest.approx(1.0)
+
+
+def test_evaluate_files_reports_per_file_sums_that_add_up():
+    from evaluate import evaluate_files
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(ROOT / "models/fw-code-small/tokenizer.json"))
+    cfg = ModelConfig(vocab_size=tok.get_vocab_size(), d_model=16, n_layer=1, n_head=2)
+    torch.manual_seed(0)
+    m = FastWeightsLM(cfg).eval()
+    texts = ["def f(x):\n    return x + 1\n" * 3, "a = 1\n", "x = 1\n" * 40]
+    r = evaluate_files(m, tok, texts, min_tokens=10, log=None)
+    per_file = r["per_file_nats"]
+    assert [f["bytes"] for f in per_file] == [len(texts[0]), len(texts[2])]  # the short one skipped
+    assert sum(f["tokens"] for f in per_file) == r["tokens"]
+    for mode in ("static", "adapted", "adapted_whole_file"):
+        nats = sum(f[mode] for f in per_file)
+        assert math.isclose(bpb(nats, r["bytes"]), r[mode]["bits_per_byte"], rel_tol=1e-9)
