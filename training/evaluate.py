@@ -35,8 +35,11 @@ BUCKETS = ((0, 1000, "0-1k"), (1000, 4000, "1k-4k"), (4000, 10**9, "4k+"))
 
 
 @torch.no_grad()
-def score_tokens(model: FastWeightsLM, ids: list[int], chunk: int | None = None) -> dict:
-    """Per-token NLL (nats) of ids[1:] given the previous tokens, for each mode. ids[0] is bos."""
+def score_tokens(
+    model: FastWeightsLM, ids: list[int], chunk: int | None = None, future_weight: float = 1.0
+) -> dict:
+    """Per-token NLL (nats) of ids[1:] given the previous tokens, for each mode. ids[0] is bos.
+    future_weight scales the whole-file mode's contributions from after the scored chunk."""
     cfg = model.cfg
     chunk = chunk or cfg.attn_window
     lam = cfg.fwl_decay
@@ -81,7 +84,9 @@ def score_tokens(model: FastWeightsLM, ids: list[int], chunk: int | None = None)
         # Whole file: chunk j+2 starts 2*chunk tokens after this chunk's start.
         gap = spans[j + 2][0] - a if j + 2 < len(spans) else 0
         both = {k: torch.stack((state[k], future[j + 2][k])) for k in STATE_NAMES}
-        future_coef = (lam ** (gap - i)).float() if gap else torch.zeros(b - a, device=dev)
+        future_coef = (
+            (future_weight * lam ** (gap - i)).float() if gap else torch.zeros(b - a, device=dev)
+        )
         coef = torch.stack((past_coef, future_coef))[:, None]
         logits["adapted_whole_file"] = model.fast_chunk_logits(h, tgt, ones, both, coef)
         for m in MODES:

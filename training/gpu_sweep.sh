@@ -82,7 +82,7 @@ c.pop("opt", None)
 torch.save(c, sys.argv[2])
 PY
 }
-ship "$pick"
+ship "$pick"  # fp16: 15 MB a model, so three fit beside the scores
 ship baseline
 [ "$pick" = fwl-h256 ] || ship fwl-h256
 
@@ -99,6 +99,8 @@ timeout "$(left 30)" python3 training/evaluate_suite.py --stages score,valid --s
   --tokenizer $tok --corpus "$EVAL" --out "$suite" --device "$DEVICE" >"$RUNS/score6.log" 2>&1 &
 wait
 echo "test scored at $(($(date +%s) - start)) s: $(ls "$suite/test" | wc -l) files"
-XZ_OPT=-T0 tar -C "$suite" -cJf "$OUT/suite-scores.tar.xz" test valid_static.npz valid_fwl.npz 2>/dev/null
+# Files over 16 MiB do not come back: the scores travel in parts (cat them together to unpack).
+XZ_OPT=-T0 tar -C "$suite" -cJf "$RUNS/suite-scores.tar.xz" test valid_static.npz valid_fwl.npz 2>/dev/null
+split -b 15M "$RUNS/suite-scores.tar.xz" "$OUT/suite-scores.part."
 tar -C "$RUNS" -czf "$OUT/logs.tar.gz" --exclude=suite --exclude='*/checkpoint.pt' .
 ls -l "$OUT"

@@ -216,3 +216,15 @@ def test_evaluate_files_reports_per_file_sums_that_add_up():
     for mode in ("static", "adapted", "adapted_whole_file"):
         nats = sum(f[mode] for f in per_file)
         assert math.isclose(bpb(nats, r["bytes"]), r[mode]["bits_per_byte"], rel_tol=1e-9)
+
+
+def test_future_weight_scales_only_the_text_after_the_chunk(model):
+    x = ids(60)
+    ref = score_tokens(model, x, chunk=8)
+    none = score_tokens(model, x, chunk=8, future_weight=0.0)
+    np.testing.assert_allclose(none["adapted_whole_file"], ref["adapted"], atol=1e-5)
+    np.testing.assert_allclose(none["static"], ref["static"])
+    double = score_tokens(model, x, chunk=8, future_weight=2.0)
+    # Chunks with text two chunks ahead change; the last two chunks have none and stay causal.
+    assert not np.allclose(double["adapted_whole_file"][:40], ref["adapted_whole_file"][:40])
+    np.testing.assert_allclose(double["adapted_whole_file"][-8:], ref["adapted"][-8:], atol=1e-5)
