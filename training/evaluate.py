@@ -177,7 +177,7 @@ def evaluate_files(model, tok, texts, unigram=None, min_tokens=0, max_tokens=Non
         },
         "per_file_nats": per_file,
     }
-    if model.cfg.fwl:
+    if model.cfg.fwl and n_files:
         s, a = result["static"]["bits_per_byte"], result["adapted"]["bits_per_byte"]
         result["gain"] = {"bits_per_byte_pct": 100 * (s - a) / s}
     return result

@@ -1,0 +1,59 @@
+"""training/gpu_sweep.sh end to end on the CPU with a tiny model: a GPU call is one shot, so the
+script's plumbing (runs, valid pick, test scores, what comes back) is checked here first."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = "--d-model 32 --n-layer 1 --n-head 2 --attn-window 128 --seq-len 128 --batch 2 --max-steps 2"
+
+
+def test_sequential_sweep_trains_picks_scores_and_ships(tmp_path):
+    data = tmp_path / "shards"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, 8192, 4000).astype(np.uint16)
+    tokens[::500] = 0
+    tokens.tofile(data / "train.bin")
+    tokens[:1500].tofile(data / "valid.bin")
+    (data / "meta.json").write_text(json.dumps({"vocab_size": 8192, "bos_token_id": 0}))
+    evald = tmp_path / "eval"
+    evald.mkdir()
+    # Over 1,000 tokens, so that the valid files count.
+    text = "".join(f"def add{i}(a, b):\n    return a + b * {i}\n\n" for i in range(100))
+    for split, n in (("valid", 2), ("test", 3)):
+        rows = [json.dumps({"text": f"# {split} {i}\n" + text}) for i in range(n)]
+        (evald / f"{split}.jsonl").write_text("\n".join(rows) + "\n")
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        OUT=str(out),
+        RUNS=str(runs),
+        DATA=str(data),
+        EVAL=str(evald),
+        DEVICE="cpu",
+        SHARDS="2",
+        SEQUENTIAL="1",
+        BUDGET_MIN="1",
+        VARIANTS="fwl-h256:--fwl-half-life 256;fwl-h64:--fwl-half-life 64",
+        EXTRA=f"{TINY} --device cpu --threads 1",
+    )
+    r = subprocess.run(
+        ["bash", str(ROOT / "training/gpu_sweep.sh")], env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    pick = (runs / "pick.txt").read_text().strip()
+    assert pick in ("fwl-h256", "fwl-h64")
+    for name in ("fwl-h256", "fwl-h64"):
+        assert json.loads((runs / f"{name}.valid.json").read_text())["files"] == 2
+    shipped = {p.name for p in out.iterdir()}
+    assert {"baseline.pt", f"{pick}.pt", "fwl-h256.pt", "logs.tar.gz"} <= shipped
+    assert "suite-scores.part.aa" in shipped
+    assert len(list((runs / "suite" / "test").glob("*.npz"))) == 3
+    assert (runs / "suite" / "valid_fwl.npz").exists()
