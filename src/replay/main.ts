@@ -33,7 +33,7 @@ import { CompletionSettings, DEFAULT_SETTINGS } from '../completion/settings';
 import { CompletionStats, summariseLatency } from '../completion/stats';
 import { DEFAULT_NGRAM_PARAMS, defaultModelDir, NgramCacheParams } from '../runtime';
 import { listFiles, pickRegion, Region, seededRandom, shuffled } from './regions';
-import { emptyTally, Tally, typeRegion } from './session';
+import { acceptanceByLength, emptyTally, Tally, typeRegion } from './session';
 import { debounceSweep } from './sweep';
 
 const { values, positionals } = parseArgs({
@@ -122,6 +122,8 @@ function summary(t: Tally, stats: CompletionStats) {
         acceptance_rate: round(accepted / Math.max(1, kept.length), 3),
       };
     }),
+    // Acceptance by the length a suggestion had when first shown (characters).
+    by_length: acceptanceByLength(t),
     // What the extension's own statistics (the gain panel's numbers) say for the same run.
     stats: stats.session(),
   };

@@ -17,6 +17,8 @@ export interface Tally {
   shown: Set<number>;
   /** The model's confidence in each shown suggestion (for choosing the confidence threshold). */
   confidence: Map<number, number>;
+  /** Characters each suggestion showed the first time it was shown. */
+  lengths: Map<number, number>;
   accepted: Set<number>;
   accepts: number;
   wordAccepts: number;
@@ -31,6 +33,7 @@ export function emptyTally(): Tally {
     keys: 0,
     shown: new Set(),
     confidence: new Map(),
+    lengths: new Map(),
     accepted: new Set(),
     accepts: 0,
     wordAccepts: 0,
@@ -85,6 +88,7 @@ export async function typeRegion(
     const s = outcome.suggestion;
     tally.shown.add(s.id);
     tally.confidence.set(s.id, s.confidence);
+    if (!tally.lengths.has(s.id)) tally.lengths.set(s.id, s.text.length);
     const action = decide(s.text, target.slice(typed));
     if (action.kind === 'type') {
       typed++;
@@ -100,4 +104,25 @@ export async function typeRegion(
       pipeline.accepted(s.id, uri, action.chars);
     }
   }
+}
+
+const LENGTH_BUCKETS: readonly (readonly [number, number])[] = [
+  [1, 2],
+  [3, 5],
+  [6, 10],
+  [11, 20],
+  [21, 40],
+  [41, Infinity],
+];
+
+/** Shown and accepted suggestions by the characters they showed first (which lengths are worth showing). */
+export function acceptanceByLength(t: Tally): { chars: string; shown: number; accepted: number }[] {
+  return LENGTH_BUCKETS.map(([lo, hi]) => {
+    const ids = [...t.shown].filter((id) => {
+      const n = t.lengths.get(id) ?? 0;
+      return n >= lo && n <= hi;
+    });
+    const accepted = ids.filter((id) => t.accepted.has(id)).length;
+    return { chars: hi === Infinity ? `${lo}+` : `${lo}-${hi}`, shown: ids.length, accepted };
+  });
 }

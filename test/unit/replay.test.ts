@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { pickRegion, seededRandom, shuffled } from '../../src/replay/regions';
+import { acceptanceByLength, emptyTally } from '../../src/replay/session';
 import { autoIndentAt, autoIndentTotal, decide, nextWordLength } from '../../src/replay/user';
 
 describe('replay: the simulated user', () => {
@@ -34,5 +35,32 @@ describe('replay: regions', () => {
     assert.ok(a.before.endsWith('\n'));
     assert.equal(pickRegion('x.md', text, 120, seededRandom(3)), undefined, 'not a source file');
     assert.deepEqual(shuffled([1, 2, 3, 4], seededRandom(1)).sort(), [1, 2, 3, 4]);
+  });
+});
+
+describe('replay: report', () => {
+  it('counts shown and accepted suggestions by their first length', () => {
+    const t = emptyTally();
+    const shown: [number, number, boolean][] = [
+      [1, 2, true],
+      [2, 4, false],
+      [3, 5, true],
+      [4, 41, true],
+      [5, 12, false],
+    ];
+    for (const [id, len, ok] of shown) {
+      t.shown.add(id);
+      t.lengths.set(id, len);
+      if (ok) t.accepted.add(id);
+    }
+    const by = Object.fromEntries(acceptanceByLength(t).map((b) => [b.chars, [b.shown, b.accepted]]));
+    assert.deepEqual(by, {
+      '1-2': [1, 1],
+      '3-5': [2, 1],
+      '6-10': [0, 0],
+      '11-20': [1, 0],
+      '21-40': [0, 0],
+      '41+': [1, 1],
+    });
   });
 });
