@@ -10,7 +10,7 @@
 # SEQUENTIAL=1 trains the runs one after another, each with the GPU to itself: measured on an H200
 # (batch 32 x 1,024), the FWL ran at about 700k tokens/s alone, 380k beside the baseline and 173k
 # with three other runs, so for one FWL variant and the baseline, sequential runs see more tokens:
-#   SEQUENTIAL=1 VARIANTS="fwl-h256:--fwl-half-life 256" BUDGET_MIN=3.25 bash training/gpu_sweep.sh
+#   SEQUENTIAL=1 VARIANTS="fwl-h256:--fwl-half-life 256" BUDGET_MIN=3 bash training/gpu_sweep.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to a folder for the results}
@@ -55,7 +55,7 @@ tar -C "$RUNS" -czf "$OUT/logs.tar.gz" --exclude=suite --exclude='*/checkpoint.p
 # Valid split, files of >= 1,000 tokens, every FWL variant at once.
 tok=models/fw-code-small/tokenizer.json
 for name in "${names[@]:1}"; do
-  budget=$(left 120)
+  budget=$(left 75)  # leaves about a minute for the test scores (53 s on an H200, 7 processes)
   timeout "$((budget > 100 ? 100 : budget))" python3 training/evaluate.py --checkpoint "$RUNS/$name/checkpoint.pt" \
     --tokenizer $tok --corpus "$EVAL" --shards "$DATA" --split valid --min-tokens 1000 \
     --device "$DEVICE" --json "$RUNS/$name.valid.json" >"$RUNS/$name.valid.log" 2>&1 &
@@ -100,7 +100,7 @@ last=$((SHARDS - 1))
 for k in $(seq 0 "$last"); do
   stages=score
   [ "$k" = "$last" ] && stages=score,valid  # the valid subset for the later mix stage
-  timeout "$(left 30)" python3 training/evaluate_suite.py --stages $stages --shard "$k/$SHARDS" \
+  timeout "$(left 20)" python3 training/evaluate_suite.py --stages $stages --shard "$k/$SHARDS" \
     --checkpoint "$RUNS/$pick/checkpoint.pt" --baseline "$RUNS/baseline/checkpoint.pt" \
     --tokenizer $tok --corpus "$EVAL" --out "$suite" --device "$DEVICE" >"$RUNS/score$k.log" 2>&1 &
 done
