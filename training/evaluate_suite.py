@@ -181,6 +181,7 @@ def valid_stage(args, tok, files, log):
     the FWL modes (for fitting the gated cache in the mix stage)."""
     path = args.out / "valid_static.npz"
     chosen = seeded_subset(valid_files(args, tok), args.valid_files, args.seed)
+    fwl = None
     if not path.exists():
         fwl = load_checkpoint(args.checkpoint).to(args.device)
         arrays = {}
@@ -189,14 +190,14 @@ def valid_stage(args, tok, files, log):
         np.savez(path, **arrays)
         n_tok = sum(len(f["ids"]) for f in chosen)
         log(f"valid: {len(chosen)} files, {n_tok:,} tokens")
-    valid_fwl_scores(args, chosen, log)
+    valid_fwl_scores(args, chosen, log, fwl)
 
 
-def valid_fwl_scores(args, chosen: list[dict], log) -> None:
+def valid_fwl_scores(args, chosen: list[dict], log, fwl=None) -> None:
     vpath = args.out / "valid_fwl.npz"
     if vpath.exists():
         return
-    fwl = load_checkpoint(args.checkpoint).to(args.device)
+    fwl = fwl or load_checkpoint(args.checkpoint).to(args.device)
     arrays = {}
     for k, f in enumerate(chosen):
         scored = score_tokens(fwl, [fwl.cfg.bos_token_id, *f["ids"]])
