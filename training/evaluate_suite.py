@@ -607,6 +607,7 @@ def report_stage(args, tok, files, log):
         if f["index"] not in scores:
             continue
         r = dict(scores[f["index"]], index=f["index"], n=len(f["ids"]))
+        r["name"] = f"{f.get('package', '?')} {f.get('path', '?')}"
         r["tok_bytes"] = tok_bytes[f["ids"]]
         for folder in ("cache", "mix"):
             cpath = args.out / folder / f"{f['index']:05d}.npz"
@@ -693,7 +694,16 @@ def report_stage(args, tok, files, log):
     all_row["files_adapted_worse"] = sum(v["files_adapted_worse"] for v in by_len.values())
     all_row["files_whole_file_worse"] = sum(v["files_whole_file_worse"] for v in by_len.values())
     by_len["all"] = all_row
-    rep["bounded_rule"] = {"by_position": by_pos, "by_file_length": by_len}
+    worse = [  # the files adaptation hurt, named so that they can be looked at
+        {
+            "file": r["name"],
+            "tokens": r["n"],
+            **{m: float(bpb(r[m].sum(), int(r["tok_bytes"].sum()))) for m in bmodes},
+        }
+        for r in bounded
+        if max(r["adapted"].sum(), r["adapted_whole_file"].sum()) > r["static"].sum()
+    ]
+    rep["bounded_rule"] = {"by_position": by_pos, "by_file_length": by_len, "worse_files": worse}
     # 4. Line completion.
     lp = args.out / "lines.jsonl"
     if lp.exists():
@@ -797,6 +807,15 @@ def markdown(rep) -> str:
             f"{r['adapted_whole_file']:.4f} | {_pct(r['adapted'], r['static']):+.2f}% | "
             f"{r['files_adapted_worse']} / {r['files_whole_file_worse']} |"
         )
+    if b.get("worse_files"):
+        out.append("")
+        out.append("| file adaptation hurt | tokens | static | causal | whole file |")
+        out.append("|---|---|---|---|---|")
+        for w in b["worse_files"]:
+            out.append(
+                f"| {w['file']} | {w['tokens']:,} | {w['static']:.4f} | {w['adapted']:.4f} | "
+                f"{w['adapted_whole_file']:.4f} |"
+            )
     lines = rep.get("lines")
     if lines:
         out.append("")

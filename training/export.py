@@ -1,7 +1,7 @@
 """Export a trained checkpoint to the model folder the runtime loads (contract: models/README.md).
 
     python training/export.py --checkpoint runs/fw-gpu/checkpoint.pt --tokenizer data/tokenizer \
-        --out models/fw-code-small
+        --shards data/shards-gpu --out models/fw-code-small
 
 Graphs (ONNX, fp32, opset 17):
   body.onnx          tokens + KV cache -> hidden states for the FWL head, new KV cache
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import math
 import shutil
 import sys
@@ -339,6 +340,21 @@ def measure_parity(model: FastWeightsLM, folder: Path, ids: list[int]) -> dict:
     }
 
 
+def ship_file_list(shards: Path, out: Path) -> dict:
+    """The exact training manifest: the shards' list of train files (package, path), xz-compressed
+    into the model folder (tests check it names train-split packages only)."""
+    meta = json.loads((shards / "meta.json").read_text())["splits"]["train"]
+    listing = (shards / "train.files.tsv").read_bytes()
+    assert listing.count(b"\n") == meta["files"], "file list and shards disagree"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "training_files.tsv.xz").write_bytes(lzma.compress(listing, preset=9))
+    return {
+        "files": meta["files"],
+        "file_list": "training_files.tsv.xz",
+        "data_tokens": meta["tokens"],
+    }
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True)
@@ -348,6 +364,12 @@ def main(argv=None):
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--name", default=None)
     p.add_argument("--fixture", type=Path, default=None, help="held-out code file for parity tests")
+    p.add_argument(
+        "--shards",
+        type=Path,
+        required=True,
+        help="the shards it was trained on: their file list ships with the model",
+    )
     p.add_argument(
         "--no-int8",
         action="store_true",
@@ -360,6 +382,7 @@ def main(argv=None):
         "train_seq_len": ckpt.get("args", {}).get("seq_len"),
         "training": {k: ckpt.get(k) for k in ("step", "tokens_seen", "elapsed_s")},
     }
+    extra["training"].update(ship_file_list(args.shards, args.out))
     with torch.no_grad():
         export_all(model, args.out)
     for f in ("tokenizer.json", "tokenizer_test_vectors.json"):

@@ -11,8 +11,9 @@ deterministic subset of whole train files (in corpus order) up to that many toke
 languages balanced: equal bytes per language until the smaller ones run out (the v2 corpus is
 mostly Python; the product serves TypeScript, JavaScript and Python alike). Only the files taken
 are tokenised.
-meta.json records the tokenizer's hash, pairing shards and tokenizer, and a copy of the tokenizer
-travels with the shards.
+{split}.files.tsv lists the files taken (package and path, in shard order): the exact training
+manifest when a subset is taken. meta.json records the tokenizer's hash, pairing shards and
+tokenizer, and a copy of the tokenizer travels with the shards.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def encode_split(tok: Tokenizer, path: Path, bos: int, max_tokens: int = 0):
     else:
         _, docs = encode_rows(tok, rows, bos)
     n_bytes = [len(r["text"].encode()) for r in rows]
-    return docs, n_bytes, [r.get("lang", "?") for r in rows], n_files
+    names = [f"{r.get('package', '?')}\t{r.get('path', '?')}" for r in rows]
+    return docs, n_bytes, [r.get("lang", "?") for r in rows], n_files, names
 
 
 def _compress(chunk: bytes) -> bytes:
@@ -121,7 +123,11 @@ def main(argv=None):
     shutil.copyfile(args.tokenizer, args.out / "tokenizer.json")
     for split in args.splits:
         cap = args.max_train_tokens if split == "train" else 0
-        docs, n_bytes, langs, n_files = encode_split(tok, args.corpus / f"{split}.jsonl", bos, cap)
+        docs, n_bytes, langs, n_files, names = encode_split(
+            tok, args.corpus / f"{split}.jsonl", bos, cap
+        )
+        # The exact training manifest: which files of the corpus (package, path) the shard holds.
+        (args.out / f"{split}.files.tsv").write_text("".join(n + "\n" for n in names))
         by_lang = {}
         for d, lang in zip(docs, langs, strict=True):
             by_lang[lang] = by_lang.get(lang, 0) + len(d)

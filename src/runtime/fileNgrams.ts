@@ -29,10 +29,13 @@ export interface NgramCacheParams {
   weight?: number;
 }
 
-/** Fitted on the valid split against FWL whole-file scores (training/evaluate_suite.py, stage mix). */
+/**
+ * Fitted on the valid split against the shipped model's FWL scores (training/evaluate_suite.py, stage mix);
+ * refit whenever models/fw-code-small changes.
+ */
 export const DEFAULT_NGRAM_PARAMS: NgramCacheParams = {
-  beta: 2.0,
-  gate: [-3.888, 2.554, 0.15, 1.726, 0.661],
+  beta: 1.0,
+  gate: [-4.263, 2.493, 0.146, 2.011, 0.648],
 };
 
 /**

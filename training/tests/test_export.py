@@ -1,5 +1,7 @@
 """ONNX parity: the exported graphs in onnxruntime against the PyTorch model, and file scoring."""
 
+import json
+import lzma
 import sys
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evaluate import score_tokens  # noqa: E402
-from export import CARRIED_NAMES, export_all  # noqa: E402
+from export import CARRIED_NAMES, export_all, ship_file_list  # noqa: E402
 from model import STATE_NAMES, FastWeightsLM, ModelConfig  # noqa: E402
 
 CFG = ModelConfig(vocab_size=97, d_model=32, n_layer=2, n_head=2, attn_window=8, fwl_decay=0.95)
@@ -147,3 +149,18 @@ def test_chunked_file_scoring_equals_one_full_pass(exported):
         scored["adapted_whole_file"][last_two], scored["adapted"][last_two], atol=1e-6
     )
     assert np.abs(scored["adapted_whole_file"][:8] - scored["adapted"][:8]).max() > 1e-6
+
+
+def test_the_file_list_of_the_shards_ships_with_the_model(tmp_path):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    meta = {"splits": {"train": {"files": 2, "tokens": 99}}}
+    (shards / "meta.json").write_text(json.dumps(meta))
+    (shards / "train.files.tsv").write_text("a@1\tx.py\nb@2\ty.ts\n")
+    fields = ship_file_list(shards, tmp_path / "model")
+    assert fields == {"files": 2, "file_list": "training_files.tsv.xz", "data_tokens": 99}
+    listed = lzma.decompress((tmp_path / "model" / "training_files.tsv.xz").read_bytes()).decode()
+    assert listed == "a@1\tx.py\nb@2\ty.ts\n"
+    (shards / "train.files.tsv").write_text("a@1\tx.py\n")  # shards rebuilt without the list
+    with pytest.raises(AssertionError):
+        ship_file_list(shards, tmp_path / "model")

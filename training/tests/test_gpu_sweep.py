@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -55,5 +56,9 @@ def test_sequential_sweep_trains_picks_scores_and_ships(tmp_path):
     shipped = {p.name for p in out.iterdir()}
     assert {"baseline.pt", f"{pick}.pt", "fwl-h256.pt", "logs.tar.gz"} <= shipped
     assert "suite-scores.part.aa" in shipped
+    with tarfile.open(out / "logs.tar.gz") as logs:  # the logs, not the scores again
+        names = logs.getnames()
+    assert "./baseline.log" in names and "./fwl-h256.log" in names
+    assert not any("suite-scores" in n for n in names), names
     assert len(list((runs / "suite" / "test").glob("*.npz"))) == 3
     assert (runs / "suite" / "valid_fwl.npz").exists()

@@ -24,9 +24,23 @@ def test_balanced_order_interleaves_languages_by_size():
 
 def test_xz_shards_with_a_balanced_train_subsample(tmp_path):
     rows = [
-        {"lang": "python", "text": f"def f{i}(x):\n    return x + {i}\n" * 20} for i in range(30)
+        {
+            "package": "p@1",
+            "path": f"f{i}.py",
+            "lang": "python",
+            "text": f"def f{i}(x):\n    return x + {i}\n" * 20,
+        }
+        for i in range(30)
     ]
-    rows += [{"lang": "typescript", "text": f"const a{i}: number = {i};\n" * 20} for i in range(5)]
+    rows += [
+        {
+            "package": "t@2",
+            "path": f"a{i}.ts",
+            "lang": "typescript",
+            "text": f"const a{i}: number = {i};\n" * 20,
+        }
+        for i in range(5)
+    ]
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for split, part in (("train", rows), ("valid", rows[:3]), ("test", rows[-3:])):
@@ -48,3 +62,9 @@ def test_xz_shards_with_a_balanced_train_subsample(tmp_path):
     tokens = train.load_tokens(out, "train")
     assert tokens.dtype == np.uint16 and len(tokens) == tr["tokens"]
     assert int((tokens == 0).sum()) == tr["files"]  # one bos per file
+    listed = (out / "train.files.tsv").read_text().splitlines()
+    assert len(listed) == tr["files"] and "t@2\ta4.ts" in listed  # the files taken, in shard order
+    starts = np.flatnonzero(tokens == 0)
+    first = listed[0].split("\t")[1]
+    text = next(r["text"] for r in rows if r["path"] == first)
+    assert tokens[starts[0] + 1 : starts[1]].tolist() == tok.encode(text).ids

@@ -1,6 +1,7 @@
 """Committed model folders keep their contract (models/README.md) and match PyTorch numbers."""
 
 import json
+import lzma
 import sys
 from pathlib import Path
 
@@ -96,3 +97,17 @@ def test_cached_decoding_equals_one_pass(onnx_model):
 
 def test_state_names_match_config(onnx_model):
     assert tuple(onnx_model.config["state_tensors"]) == STATE_NAMES
+
+
+def test_training_file_list_names_only_train_split_packages(folder):
+    """The exact training manifest (training/shards.py's file list) against the corpus manifest: no
+    file from a valid or test package, so evaluations on those splits stay unseen."""
+    listing = folder / json.loads((folder / "config.json").read_text())["training"]["file_list"]
+    manifest = json.loads((ROOT / "training/corpus_manifest.json").read_text())
+    split_of = {f"{p['name']}@{p['version']}": p["split"] for p in manifest["packages"]}
+    rows = [
+        line.split("\t") for line in lzma.decompress(listing.read_bytes()).decode().splitlines()
+    ]
+    assert len(rows) == json.loads((folder / "config.json").read_text())["training"]["files"]
+    assert len({tuple(r) for r in rows}) == len(rows), "a file listed twice"
+    assert {split_of.get(package) for package, _ in rows} == {"train"}
