@@ -23,6 +23,8 @@ import {
   RuntimeOptions,
 } from '../src/runtime';
 import { DocumentStates } from '../src/adaptation/documentStates';
+import { DEFAULT_SETTINGS } from '../src/completion/settings';
+import { DEFAULT_NGRAM_PARAMS } from '../src/runtime/fileNgrams';
 import { DEFAULT_CONTRIBUTION_THREADS, DEFAULT_THREADS } from '../src/runtime/sessions';
 import { measureEventLoopDelay } from './eventLoop';
 
@@ -174,6 +176,8 @@ interface CompletionPass {
   decodeMs: number;
   prefillMs: number[];
   tokensPerRequest: number[];
+  /** The side's lookups at the cursor (state sum, cache re-count) per request. */
+  lookupMs: number[];
 }
 
 const emptyPass = (): CompletionPass => ({
@@ -182,23 +186,28 @@ const emptyPass = (): CompletionPass => ({
   decodeMs: 0,
   prefillMs: [],
   tokensPerRequest: [],
+  lookupMs: [],
 });
 
-/** One request as the worker answers it: the state at the cursor (when adapting), then the completion. */
+type CompleteOptions = NonNullable<Parameters<typeof completeLine>[2]>;
+/** What one side of a comparison adds to a request at a cursor (state, file cache, cut), looked up in time. */
+type Side = (prefix: string) => Partial<CompleteOptions>;
+
+/** One request as the worker answers it: the side's lookups at the cursor, then the completion. */
 async function request(
   rt: FastWeightsRuntime,
   prefix: string,
-  doc: DocumentState | undefined,
+  side: Side,
   cache: PromptCache,
   pass: CompletionPass | undefined,
 ): Promise<void> {
   const t0 = performance.now();
-  const state = doc ? doc.stateAt(doc.positionForPrefix(prefix)) : undefined;
-  const options: Parameters<typeof completeLine>[2] = { maxTokens: MAX_TOKENS, promptCache: cache };
-  if (state) options.state = state;
+  const options: CompleteOptions = { maxTokens: MAX_TOKENS, promptCache: cache, ...side(prefix) };
+  const lookupMs = performance.now() - t0;
   const c = await completeLine(rt, prefix, options);
   const ms = performance.now() - t0;
   if (!pass) return;
+  pass.lookupMs.push(lookupMs);
   pass.totalMs.push(ms);
   pass.prefillMs.push(c.prefillMs);
   pass.tokensPerRequest.push(c.tokens);
@@ -207,33 +216,30 @@ async function request(
 }
 
 /**
- * The same cursor positions with the adapted state and with the zero state, alternating request by request
- * (each side keeps its own prompt cache) so that machine drift hits both alike. `rounds` passes over the
- * positions; two warm-up requests per side are not counted.
+ * The same cursor positions for every side, alternating request by request (each side keeps its own prompt
+ * cache) so that machine drift hits all alike. `rounds` passes over the positions; two warm-up requests per
+ * side are not counted.
  */
 async function completionPasses(
   rt: FastWeightsRuntime,
   text: string,
   positions: number[],
-  doc: DocumentState,
+  sides: Side[],
   rounds: number,
-): Promise<{ adapted: CompletionPass; zero: CompletionPass }> {
-  const adapted = emptyPass();
-  const zero = emptyPass();
-  const cacheA = new PromptCache();
-  const cacheZ = new PromptCache();
+): Promise<CompletionPass[]> {
+  const passes = sides.map(() => emptyPass());
+  const caches = sides.map(() => new PromptCache());
   for (const at of positions.slice(0, 2)) {
-    await request(rt, text.slice(0, at), doc, cacheA, undefined);
-    await request(rt, text.slice(0, at), undefined, cacheZ, undefined);
+    for (let i = 0; i < sides.length; i++)
+      await request(rt, text.slice(0, at), sides[i]!, caches[i]!, undefined);
   }
   for (let r = 0; r < rounds; r++) {
     for (const at of positions) {
       const prefix = text.slice(0, at);
-      await request(rt, prefix, doc, cacheA, adapted);
-      await request(rt, prefix, undefined, cacheZ, zero);
+      for (let i = 0; i < sides.length; i++) await request(rt, prefix, sides[i]!, caches[i]!, passes[i]);
     }
   }
-  return { adapted, zero };
+  return passes;
 }
 
 async function main(): Promise<void> {
@@ -252,6 +258,7 @@ async function main(): Promise<void> {
   const loadMs = performance.now() - tLoad;
   const first = await completeLine(rt, coldFile.slice(0, cursorPositions(coldFile, 1)[0]!), {
     maxTokens: MAX_TOKENS,
+    minTokenProb: DEFAULT_SETTINGS.minTokenProb,
   });
   const coldStartMs = performance.now();
   const coldFromLoadMs = coldStartMs - tLoad;
@@ -271,7 +278,37 @@ async function main(): Promise<void> {
   const doc = new DocumentState(rt);
   await doc.rebuild(compFile, { priority: 'background', maxTokens: 8192 });
   log(`completion file: ${FIXTURES[0]} (${doc.tokenCount} tokens, state in ${doc.buildMs.toFixed(0)} ms)`);
-  const { adapted, zero: staticPass } = await completionPasses(rt, compFile, positions, doc, ROUNDS);
+  // The extension's request (src/host/worker.ts with the default settings): the state and the file's n-gram
+  // cache from the worker's DocumentStates, ended at the first unsure token; adaptation off: neither.
+  const compStates = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 });
+  compStates.setRuntime(rt);
+  const compUri = 'bench://completion.ts';
+  compStates.opened({ uri: compUri, version: 1, getText: () => compFile });
+  await compStates.whenIdle(compUri);
+  const minTokenProb = DEFAULT_SETTINGS.minTokenProb;
+  const asExtension: Side = (prefix) => {
+    const st = compStates.stateFor(compUri, prefix);
+    if (!st) throw new Error('the completion file has no state');
+    return { state: st.state, ngrams: { cache: st.ngrams, params: DEFAULT_NGRAM_PARAMS }, minTokenProb };
+  };
+  // The fast-weight state alone (its own copy, so that no side finds a cursor sum another side made).
+  const stateOnlyDoc = new DocumentState(rt);
+  await stateOnlyDoc.rebuild(compFile, { priority: 'background', maxTokens: 8192 });
+  const [adapted, staticPass, stateOnly, fullAdapted, fullStatic] = (await completionPasses(
+    rt,
+    compFile,
+    positions,
+    [
+      asExtension,
+      () => ({ minTokenProb }),
+      (prefix) => ({ state: stateOnlyDoc.stateAt(stateOnlyDoc.positionForPrefix(prefix)), minTokenProb }),
+      (prefix) => ({ state: doc.stateAt(doc.positionForPrefix(prefix)) }),
+      () => ({}),
+    ],
+    ROUNDS,
+  )) as [CompletionPass, CompletionPass, CompletionPass, CompletionPass, CompletionPass];
+  compStates.dispose();
+  stateOnlyDoc.reset();
   log(
     `adapted completions: p50 ${percentile(adapted.totalMs, 50).toFixed(1)} ms, ` +
       `p95 ${percentile(adapted.totalMs, 95).toFixed(1)} ms`,
@@ -286,21 +323,29 @@ async function main(): Promise<void> {
     `completion_ms: ${positions.length} cursor positions x ${ROUNDS} rounds = ${adapted.totalMs.length} ` +
       `single-line requests (maxTokens ${MAX_TOKENS}, as the provider asks) at the middle of lines spread over ` +
       `${FIXTURES[0]} (state built from the whole file), in file order, with a PromptCache as the worker keeps; ` +
-      'timed from the request (state lookup at the cursor included) to the text, no debounce, no worker ' +
-      'message hop; 2 warm-up requests not counted.',
+      'the request the extension sends with its default settings: the state and the file n-gram cache at the ' +
+      `cursor, the suggestion ended before the first token below probability ${minTokenProb} (after at least ` +
+      '3 characters). Timed from the request (state and cache lookup at the cursor included) to the text, no ' +
+      'debounce, no worker message hop; 2 warm-up requests not counted. completion_ms_zero_state: the same ' +
+      'with adaptation off (no state, no cache). completion_ms_uncut and completion_ms_uncut_zero_state: the ' +
+      'state alone, no cut (decoding to the end of the line or maxTokens), as this benchmark measured before.',
   );
   notes.push(
-    'fwl_overhead_ratio: mean completion time with the adapted state / with the zero state, same cursor ' +
-      'positions, requests alternating between the two; greedy outputs (and so token counts) differ between the two, so fwl_overhead_ratio_per_token ' +
-      'divides by generated tokens too.',
+    'fwl_overhead_ratio: mean completion time adapted / adaptation off, both as the extension asks (adapted: ' +
+      'state and file cache), same cursor positions, requests alternating between the sides; outputs (and so ' +
+      'token counts) differ, so fwl_overhead_ratio_per_token divides by generated tokens too. ' +
+      'fwl_overhead_ratio_state_only: the fast-weight state without the file cache (cut as the extension) / ' +
+      'adaptation off; fwl_overhead_ratio_uncut: the uncut pair. completion_breakdown_ms: per side, mean ms of ' +
+      'the lookups at the cursor (state sum, cache re-count), prefill and decoding, and tokens per request.',
   );
 
   doc.reset(); // the completion file is closed
 
   // --- Decode throughput (generation steps inside the completions above). ---
-  const decodeTps = (adapted.tokens + staticPass.tokens) / ((adapted.decodeMs + staticPass.decodeMs) / 1000);
+  const decodeTps =
+    (fullAdapted.tokens + fullStatic.tokens) / ((fullAdapted.decodeMs + fullStatic.decodeMs) / 1000);
   notes.push(
-    'decode_tokens_per_s: generated tokens / decode time over all measured completions (body step + head ' +
+    'decode_tokens_per_s: generated tokens / decode time over the uncut completions (body step + head ' +
       'per token; prefill excluded).',
   );
 
@@ -436,8 +481,18 @@ async function main(): Promise<void> {
       p50: round(percentile(staticPass.totalMs, 50)),
       p95: round(percentile(staticPass.totalMs, 95)),
     },
+    completion_ms_uncut: {
+      p50: round(percentile(fullAdapted.totalMs, 50)),
+      p95: round(percentile(fullAdapted.totalMs, 95)),
+    },
+    completion_ms_uncut_zero_state: {
+      p50: round(percentile(fullStatic.totalMs, 50)),
+      p95: round(percentile(fullStatic.totalMs, 95)),
+    },
     completion_prefill_ms_p50: round(percentile(adapted.prefillMs, 50)),
     completion_tokens_mean: round(mean(adapted.tokensPerRequest)),
+    completion_tokens_mean_zero_state: round(mean(staticPass.tokensPerRequest)),
+    completion_tokens_mean_uncut: round(mean(fullAdapted.tokensPerRequest)),
     decode_tokens_per_s: round(decodeTps),
     adapt_tokens_per_s: round(adaptTps),
     edit_readapt_ms: {
@@ -448,6 +503,26 @@ async function main(): Promise<void> {
     edit_undo_ms: round(undoMs),
     fwl_overhead_ratio: round(mean(adapted.totalMs) / mean(staticPass.totalMs), 3),
     fwl_overhead_ratio_per_token: round(perTokenMs(adapted) / perTokenMs(staticPass), 3),
+    fwl_overhead_ratio_state_only: round(mean(stateOnly.totalMs) / mean(staticPass.totalMs), 3),
+    fwl_overhead_ratio_uncut: round(mean(fullAdapted.totalMs) / mean(fullStatic.totalMs), 3),
+    completion_breakdown_ms: Object.fromEntries(
+      (
+        [
+          ['adapted', adapted],
+          ['state_only', stateOnly],
+          ['zero_state', staticPass],
+        ] as const
+      ).map(([name, p]) => [
+        name,
+        {
+          total: round(mean(p.totalMs)),
+          lookup: round(mean(p.lookupMs), 2),
+          prefill: round(mean(p.prefillMs)),
+          decode: round(p.decodeMs / Math.max(1, p.totalMs.length)),
+          tokens: round(mean(p.tokensPerRequest), 2),
+        },
+      ]),
+    ),
     cold_start_ms: round(coldStartMs),
     cold_start_from_load_ms: round(coldFromLoadMs),
     model_load_ms: round(loadMs),
@@ -514,6 +589,8 @@ async function main(): Promise<void> {
   const em = r['edit_readapt_ms'] as { p50: number; p95: number; n: number };
   add('completion_ms.p50', cm.p50, '<= 40');
   add('completion_ms.p95', cm.p95, '<= 100');
+  const cu = r['completion_ms_uncut'] as { p50: number; p95: number };
+  add('completion_ms_uncut.p50 / .p95', `${cu.p50} / ${cu.p95}`);
   add('decode_tokens_per_s', r['decode_tokens_per_s']);
   add('adapt_tokens_per_s', r['adapt_tokens_per_s'], '>= 5000');
   add(`edit_readapt_ms.p50 (n=${em.n})`, em.p50, '<= 20');
@@ -521,6 +598,8 @@ async function main(): Promise<void> {
   add('edit_undo_ms', r['edit_undo_ms']);
   add('fwl_overhead_ratio', r['fwl_overhead_ratio'], '<= 1.15');
   add('fwl_overhead_ratio_per_token', r['fwl_overhead_ratio_per_token']);
+  add('fwl_overhead_ratio_state_only', r['fwl_overhead_ratio_state_only']);
+  add('fwl_overhead_ratio_uncut', r['fwl_overhead_ratio_uncut']);
   add('cold_start_ms', r['cold_start_ms'], '<= 1500');
   add('rss_mb_50_files', r['rss_mb_50_files']);
   add('rss_mb_50_files_delta', r['rss_mb_50_files_delta']);

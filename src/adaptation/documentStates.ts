@@ -176,7 +176,7 @@ export class DocumentStates {
     if (c && c.text.startsWith(prefix)) {
       const skip = unfinishedLineBlocks(c.tokens, c.text, prefix.length);
       if (skip.join() !== c.skip.join()) {
-        e.ngrams.update(c.tokens, c.from, c.to, skip);
+        e.ngrams.reskip(c.tokens, c.from, c.to, c.skip, skip);
         c.skip = skip;
       }
     }

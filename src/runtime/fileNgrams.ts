@@ -162,18 +162,10 @@ export class FileNgrams {
     const wanted = new Map<string, BlockEntry>();
     for (let b = Math.max(0, fromBlock); b < Math.min(toBlock, tokenized.blocks.length); b++) {
       if (skip.includes(b)) continue;
-      const block = tokenized.blocks[b]!;
-      const from = Math.max(0, block.firstToken - MAX_CONTEXT);
-      const context = block.firstToken - from;
-      const key = `${tokenized.ids.slice(from, block.firstToken).join(',')}|${block.text}`;
-      const entry = wanted.get(key);
-      if (entry) entry.copies++;
-      else
-        wanted.set(key, {
-          ids: [...tokenized.ids.slice(from, block.firstToken), ...block.ids],
-          context,
-          copies: 1,
-        });
+      const { key, entry } = blockEntry(tokenized, b);
+      const seen = wanted.get(key);
+      if (seen) seen.copies++;
+      else wanted.set(key, entry);
     }
     for (const [key, old] of this.blocks) {
       const now = wanted.get(key)?.copies ?? 0;
@@ -189,6 +181,45 @@ export class FileNgrams {
     for (const [key, entry] of wanted) {
       this.blockChars += key.length;
       this.blockIds += entry.ids.length;
+    }
+  }
+
+  /**
+   * The counts update(tokenized, fromBlock, toBlock, skip) makes, when the last update had the same blocks
+   * with `before` as its skip list: only the blocks whose skipping changed are touched (a completion on
+   * another line costs that line, not a pass over the whole file).
+   */
+  reskip(
+    tokenized: TokenizedText,
+    fromBlock: number,
+    toBlock: number,
+    before: readonly number[],
+    skip: readonly number[],
+  ): void {
+    const inRange = (b: number): boolean =>
+      b >= Math.max(0, fromBlock) && b < Math.min(toBlock, tokenized.blocks.length);
+    for (const b of new Set(skip)) if (inRange(b) && !before.includes(b)) this.countBlock(tokenized, b, -1);
+    for (const b of new Set(before)) if (inRange(b) && !skip.includes(b)) this.countBlock(tokenized, b, 1);
+  }
+
+  /** One copy of block `b` more (1) or less (-1), its entry kept or dropped with it. */
+  private countBlock(tokenized: TokenizedText, b: number, times: 1 | -1): void {
+    const { key, entry } = blockEntry(tokenized, b);
+    const old = this.blocks.get(key);
+    if (times > 0 && !old) {
+      this.blocks.set(key, entry);
+      this.blockChars += key.length;
+      this.blockIds += entry.ids.length;
+      this.add(entry, 1);
+      return;
+    }
+    if (!old) return; // not counted: nothing to take away
+    old.copies += times;
+    this.add(old, times);
+    if (old.copies <= 0) {
+      this.blocks.delete(key);
+      this.blockChars -= key.length;
+      this.blockIds -= old.ids.length;
     }
   }
 
@@ -252,6 +283,17 @@ export class FileNgrams {
     }
     return match;
   }
+}
+
+/** A block's content key (its left context and text) and a one-copy entry of its ids. */
+function blockEntry(tokenized: TokenizedText, b: number): { key: string; entry: BlockEntry } {
+  const block = tokenized.blocks[b]!;
+  const from = Math.max(0, block.firstToken - MAX_CONTEXT);
+  const left = tokenized.ids.slice(from, block.firstToken);
+  return {
+    key: `${left.join(',')}|${block.text}`,
+    entry: { ids: [...left, ...block.ids], context: block.firstToken - from, copies: 1 },
+  };
 }
 
 /**

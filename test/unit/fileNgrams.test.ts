@@ -166,6 +166,39 @@ describe('file n-gram cache', () => {
     }
   });
 
+  it('moving the cursor to another line re-skips only those blocks, with the counts of a fresh update', async () => {
+    const rt = await runtime();
+    const tokenized = new BlockTokenizer(rt.tokenizer).tokenize(PARITY);
+    const { from, to } = blocksAround(tokenized, 0, 1200); // a window, as the extension counts large files
+    const moved = new FileNgrams(rt.config.vocab_size);
+    let skip: number[] = [];
+    moved.update(tokenized, from, to, skip);
+    const out = new Float32Array(rt.config.vocab_size);
+    const expected = new Float32Array(rt.config.vocab_size);
+    // Cursors in the middle of lines over the file, then back to the first and to a blank line (no skip).
+    const lineMids = [...PARITY.matchAll(/[^\n]{12,}/g)].map((m) => m.index! + Math.floor(m[0].length / 2));
+    const cursors = [...lineMids.filter((_, i) => i % 9 === 0), lineMids[0]!, PARITY.indexOf('\n\n') + 1];
+    let changed = 0;
+    for (const cursor of cursors) {
+      const next = unfinishedLineBlocks(tokenized, PARITY, cursor);
+      if (next.join() !== skip.join()) changed++;
+      moved.reskip(tokenized, from, to, skip, next);
+      skip = next;
+      const fresh = new FileNgrams(rt.config.vocab_size);
+      fresh.update(tokenized, from, to, skip);
+      assert.equal(moved.tokenCount, fresh.tokenCount);
+      assert.equal(moved.byteLength, fresh.byteLength);
+      const context = tokenized.ids
+        .slice(0, tokenized.blocks[Math.max(0, (skip[0] ?? 1) - 1)]!.firstToken)
+        .slice(-MAX_CONTEXT);
+      const a = moved.distribution(context, DEFAULT_NGRAM_PARAMS.beta, out);
+      const b = fresh.distribution(context, DEFAULT_NGRAM_PARAMS.beta, expected);
+      assert.deepEqual(a, b);
+      assert.deepEqual(out, expected);
+    }
+    assert.ok(changed >= 5, `the skip list changed ${changed} times`);
+  });
+
   it('a completion request leaves its unfinished line out even when the counts were made elsewhere', async () => {
     const rt = await runtime();
     const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 });
