@@ -70,6 +70,10 @@ function percentile(values: number[], p: number): number {
   return s[lo]! + (s[hi]! - s[lo]!) * (rank - lo);
 }
 
+const p50p95 = (values: number[]): { p50: number; p95: number } => ({
+  p50: round(percentile(values, 50)),
+  p95: round(percentile(values, 95)),
+});
 const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
 const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
 const rssMb = (): number => process.memoryUsage().rss / 1048576;
@@ -473,22 +477,10 @@ async function main(): Promise<void> {
   );
 
   Object.assign(results, {
-    completion_ms: {
-      p50: round(percentile(adapted.totalMs, 50)),
-      p95: round(percentile(adapted.totalMs, 95)),
-    },
-    completion_ms_zero_state: {
-      p50: round(percentile(staticPass.totalMs, 50)),
-      p95: round(percentile(staticPass.totalMs, 95)),
-    },
-    completion_ms_uncut: {
-      p50: round(percentile(fullAdapted.totalMs, 50)),
-      p95: round(percentile(fullAdapted.totalMs, 95)),
-    },
-    completion_ms_uncut_zero_state: {
-      p50: round(percentile(fullStatic.totalMs, 50)),
-      p95: round(percentile(fullStatic.totalMs, 95)),
-    },
+    completion_ms: p50p95(adapted.totalMs),
+    completion_ms_zero_state: p50p95(staticPass.totalMs),
+    completion_ms_uncut: p50p95(fullAdapted.totalMs),
+    completion_ms_uncut_zero_state: p50p95(fullStatic.totalMs),
     completion_prefill_ms_p50: round(percentile(adapted.prefillMs, 50)),
     completion_tokens_mean: round(mean(adapted.tokensPerRequest)),
     completion_tokens_mean_zero_state: round(mean(staticPass.tokensPerRequest)),
