@@ -159,12 +159,13 @@ export class DocumentStates {
   stateFor(
     uri: string,
     prefix: string,
-  ): { state: FastWeightState; tokens: number; ngrams: FileNgrams } | undefined {
+  ): { state: () => FastWeightState; tokens: number; ngrams: FileNgrams } | undefined {
     const e = this.entries.get(uri);
     if (!e || e.state.tokenCount === 0) return undefined;
     this.touch(e);
     return {
-      state: e.state.stateAt(e.state.positionForPrefix(prefix)),
+      // Summed when called: completeLine does that while the body runs the prompt.
+      state: () => e.state.stateAt(e.state.positionForPrefix(prefix)),
       tokens: e.state.tokenCount,
       ngrams: this.ngramsAt(e, prefix),
     };

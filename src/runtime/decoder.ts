@@ -26,8 +26,11 @@ export interface CompleteOptions {
   maxTokens?: number;
   /** Most prompt tokens fed to the body (default 2 x attention window, at least 256). */
   maxPromptTokens?: number;
-  /** Fast-weight state to use; the zero state (static model) when absent. */
-  state?: FastWeightState;
+  /**
+   * Fast-weight state to use; the zero state (static model) when absent. A function is called while the
+   * body runs the prompt, so that summing the state at the cursor overlaps the model's work.
+   */
+  state?: FastWeightState | (() => FastWeightState);
   /** Checked between steps; a true result stops decoding (result.cancelled = true). */
   isCancelled?: () => boolean;
   /** Take back a partial last token and constrain the first one (default true). */
@@ -195,7 +198,7 @@ export async function completeLine(
   const maxTokens = options.maxTokens ?? 48;
   const maxLines = Math.max(1, options.maxLines ?? 1);
   const maxPrompt = options.maxPromptTokens ?? Math.max(256, 2 * cfg.attn_window);
-  const state = options.state ?? rt.zeroState();
+  let state = typeof options.state === 'function' ? undefined : options.state;
   const priority = options.priority ?? 'foreground';
   const speculate = Math.max(0, Math.floor(options.speculate ?? DEFAULT_SPECULATE));
   const logMinProb = (options.minTokenProb ?? 0) > 0 ? Math.log(options.minTokenProb!) : -Infinity;
@@ -244,7 +247,11 @@ export async function completeLine(
     if (shared > 0 && cache?.hasKv) pos = cache.base + match.resumeAt;
     const pastFrom = Math.max(0, match.resumeAt - rt.maxPast);
     const past0 = shared > 0 && cache?.hasKv ? cache.slice(rt, pastFrom, match.resumeAt) : undefined;
-    const r0 = await rt.body(ids.slice(shared), pos, past0);
+    const prefill = rt.body(ids.slice(shared), pos, past0);
+    // onnxruntime runs the body off the JavaScript thread: sum the state at the cursor meanwhile.
+    if (typeof options.state === 'function') state = options.state();
+    state ??= rt.zeroState();
+    const r0 = await prefill;
     const fresh = r0.hidden.length / cfg.d_model;
     lastHidden = r0.hidden.slice((fresh - 1) * cfg.d_model, fresh * cfg.d_model);
     if (cache) extendTape(rt, cache, match, ids, r0.present, past0?.length ?? 0, 2 * maxPrompt);

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { completeLine, preparePrompt, PromptCache } from '../../src/runtime';
+import { completeLine, DocumentState, preparePrompt, PromptCache } from '../../src/runtime';
 import { runtime } from './helpers';
 
 const SNIPPET = `export interface Point {
@@ -34,6 +34,28 @@ describe('line completion (real model)', () => {
     const a = await completeLine(rt, SNIPPET, { maxTokens: 16 });
     const b = await completeLine(rt, SNIPPET, { maxTokens: 16 });
     assert.equal(a.text, b.text);
+  });
+
+  it('takes the state as a function, summed once while the prompt runs, with the same suggestion', async () => {
+    const rt = await runtime();
+    const doc = new DocumentState(rt);
+    await doc.rebuild(SNIPPET.repeat(3), { priority: 'background' });
+    const given = doc.stateAt(doc.tokenCount - 40);
+    const eager = await completeLine(rt, SNIPPET, { maxTokens: 16, state: given });
+    let calls = 0;
+    const lazy = await completeLine(rt, SNIPPET, {
+      maxTokens: 16,
+      state: () => {
+        calls++;
+        return given;
+      },
+    });
+    assert.equal(calls, 1);
+    assert.equal(lazy.text, eager.text);
+    assert.equal(lazy.meanLogProb, eager.meanLogProb);
+    const zero = await completeLine(rt, SNIPPET, { maxTokens: 16 });
+    assert.notEqual(eager.meanLogProb, zero.meanLogProb, 'the state changes the model');
+    doc.reset();
   });
 
   it('respects the token budget', async () => {
