@@ -11,6 +11,9 @@
 # (batch 32 x 1,024), the FWL ran at about 700k tokens/s alone, 380k beside the baseline and 173k
 # with three other runs, so for one FWL variant and the baseline, sequential runs see more tokens:
 #   SEQUENTIAL=1 VARIANTS="fwl-h256:--fwl-half-life 256" BUDGET_MIN=3 bash training/gpu_sweep.sh
+# BASELINE_FROM=path reuses a carried baseline checkpoint (the fp16 weights an earlier call shipped)
+# instead of training one: the whole call then goes to the FWL variants, e.g. a larger body:
+#   BASELINE_FROM=runs/sweep-gpu3/baseline.pt VARIANTS="fwl-d320:--d-model 320 --n-head 5" ...
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to a folder for the results}
@@ -22,6 +25,7 @@ EVAL=${EVAL:-data/gpu-eval}
 DEVICE=${DEVICE:-cuda}
 SHARDS=${SHARDS:-7}  # processes scoring the test split at once
 EXTRA=${EXTRA:-}  # more train.py arguments for every run (last, so they win)
+BASELINE_FROM=${BASELINE_FROM:-}
 VARIANTS=${VARIANTS:-"fwl-h256:--fwl-half-life 256;fwl-h512:--fwl-half-life 512 --seq-len 2048 --batch 16;fwl-h1024:--fwl-half-life 1024 --seq-len 2048 --batch 16"}
 export PYTHONUNBUFFERED=1
 start=$(date +%s)
@@ -36,9 +40,14 @@ python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.versio
 { command -v node && node --version; python3 -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())"; ls /usr/local/cuda*/lib64/libcudart.so* /usr/lib/x86_64-linux-gnu/libcudnn.so* 2>/dev/null | head; } >"$OUT/probe.txt" 2>&1
 common=(--preset gpu --data "$DATA" --budget-min "$BUDGET_MIN" --ckpt-every-min 1 --eval-every-min 2)
 names=(baseline)
-# shellcheck disable=SC2086  # EXTRA is split into words on purpose
-python3 training/train.py "${common[@]}" --no-fwl $EXTRA --out "$RUNS/baseline" >"$RUNS/baseline.log" 2>&1 &
-[ "${SEQUENTIAL:-0}" = 1 ] && wait
+if [ -n "$BASELINE_FROM" ]; then
+  mkdir -p "$RUNS/baseline" && cp "$BASELINE_FROM" "$RUNS/baseline/checkpoint.pt" || exit 1
+  echo "baseline reused from $BASELINE_FROM, not trained" >"$RUNS/baseline.log"
+else
+  # shellcheck disable=SC2086  # EXTRA is split into words on purpose
+  python3 training/train.py "${common[@]}" --no-fwl $EXTRA --out "$RUNS/baseline" >"$RUNS/baseline.log" 2>&1 &
+  [ "${SEQUENTIAL:-0}" = 1 ] && wait
+fi
 IFS=';' read -ra specs <<<"$VARIANTS"
 for spec in "${specs[@]}"; do
   name=${spec%%:*}
@@ -90,8 +99,8 @@ torch.save(c, sys.argv[2])
 PY
 }
 ship "$pick"  # fp16: 15 MB a model, so three fit beside the scores
-ship baseline
-[ "$pick" = fwl-h256 ] || ship fwl-h256
+[ -n "$BASELINE_FROM" ] || ship baseline  # a reused one is already here
+[ "$pick" = fwl-h256 ] || [ ! -f "$RUNS/fwl-h256/checkpoint.pt" ] || ship fwl-h256
 
 # The test split for the pick and the baseline: per-token NLL arrays, the suite's score stage.
 suite=$RUNS/suite

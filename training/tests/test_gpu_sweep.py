@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = "--d-model 32 --n-layer 1 --n-head 2 --attn-window 128 --seq-len 128 --batch 2 --max-steps 2"
@@ -62,3 +63,24 @@ def test_sequential_sweep_trains_picks_scores_and_ships(tmp_path):
     assert not any("suite-scores" in n for n in names), names
     assert len(list((runs / "suite" / "test").glob("*.npz"))) == 3
     assert (runs / "suite" / "valid_fwl.npz").exists()
+
+    # Again with that baseline carried instead of trained, and one variant of another shape.
+    out2, runs2 = tmp_path / "out2", tmp_path / "runs2"
+    env.update(
+        OUT=str(out2),
+        RUNS=str(runs2),
+        BASELINE_FROM=str(out / "baseline.pt"),
+        VARIANTS="fwl-d48:--d-model 48",
+        EXTRA=TINY.replace("--d-model 32 ", "") + " --device cpu --threads 1",
+    )
+    r = subprocess.run(
+        ["bash", str(ROOT / "training/gpu_sweep.sh")], env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    assert "reused" in (runs2 / "baseline.log").read_text()
+    assert (runs2 / "pick.txt").read_text().strip() == "fwl-d48"
+    assert {p.name for p in out2.iterdir()} >= {"fwl-d48.pt", "logs.tar.gz", "suite-scores.part.aa"}
+    assert not (out2 / "baseline.pt").exists()  # already on this side
+    assert len(list((runs2 / "suite" / "test").glob("*.npz"))) == 3
+    shipped = torch.load(out2 / "fwl-d48.pt", map_location="cpu", weights_only=False)
+    assert shipped["config"]["d_model"] == 48
