@@ -492,11 +492,7 @@ async function main(): Promise<void> {
     completion_tokens_mean_uncut: round(mean(fullAdapted.tokensPerRequest)),
     decode_tokens_per_s: round(decodeTps),
     adapt_tokens_per_s: round(adaptTps),
-    edit_readapt_ms: {
-      p50: round(percentile(edits, 50)),
-      p95: round(percentile(edits, 95)),
-      n: edits.length,
-    },
+    edit_readapt_ms: { ...p50p95(edits), n: edits.length },
     edit_undo_ms: round(undoMs),
     fwl_overhead_ratio: round(mean(adapted.totalMs) / mean(staticPass.totalMs), 3),
     fwl_overhead_ratio_per_token: round(perTokenMs(adapted) / perTokenMs(staticPass), 3),
