@@ -110,14 +110,17 @@ export class CompletionPipeline {
     if (!shouldSuggest(ctx.lineSuffix)) return none('policy');
 
     const hit = this.cache.find(ctx.uri, ctx.prefix);
-    if (hit) return this.fromCache(hit, ctx, settings);
+    // "Nothing here" is remembered for typing, but a user who asks (Alt+\\) gets a fresh try.
+    const askAgain = kind === 'manual' && hit !== undefined && hit.text === '';
+    if (hit && !askAgain) return this.fromCache(hit, ctx, settings);
     if (decision === 'cache-only') return none('manual-mode');
 
     const lines = linesAllowed(ctx, settings.maxLines);
     const t0 = this.now();
     let generated: Generation | undefined;
     try {
-      generated = await this.generate(ctx, lines, kind === 'manual' ? 0 : settings.debounceMs, token);
+      const asked = kind === 'manual';
+      generated = await this.generate(ctx, lines, asked ? 0 : settings.debounceMs, token, asked);
     } catch (e) {
       this.opts.log?.(`completion failed: ${e instanceof Error ? e.message : String(e)}`);
       return none('error');
@@ -170,6 +173,7 @@ export class CompletionPipeline {
     lines: number,
     debounceMs: number,
     token: CancellationSignal,
+    asked = false,
   ): Promise<Generation | undefined> {
     const running = this.inFlight.get(ctx.uri);
     if (running && running.prefix === ctx.prefix && running.lines >= lines && !running.source.isCancelled) {
@@ -203,8 +207,9 @@ export class CompletionPipeline {
           this.counters.aborted++;
           return undefined;
         }
-        // An unsure suggestion is remembered as none, so the same prefix does not ask again.
-        const sure = g.confidence >= this.opts.settings().minConfidence;
+        // An unsure suggestion is remembered as none, so the same prefix does not ask again; one the user
+        // asked for is shown however sure the model is.
+        const sure = asked || g.confidence >= this.opts.settings().minConfidence;
         if (!sure) this.counters.unsure++;
         const text = sure ? cleanText(g.text) : '';
         return {

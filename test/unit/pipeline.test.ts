@@ -166,6 +166,19 @@ describe('completion pipeline (stand-in model)', () => {
     assert.equal(p.counters.unsure, 1);
   });
 
+  it('asks the model again where the user asks (Alt+\\) and nothing was shown there, and shows its answer', async () => {
+    const model = new FakeModel(() => 'maybe();');
+    model.confidence = 0.1;
+    const p = make(model, { minConfidence: 0.3 });
+    assert.equal((await p.provide(doc('x = |'), 'automatic', NEVER_CANCELLED)).kind, 'none');
+    const asked = await p.provide(doc('x = |'), 'manual', NEVER_CANCELLED);
+    assert.equal(shownText(asked), 'maybe();', 'an explicit request is not held back by minConfidence');
+    assert.equal(model.requests.length, 2);
+    const again = await p.provide(doc('x = |'), 'manual', NEVER_CANCELLED);
+    assert.equal(shownText(again), 'maybe();');
+    assert.equal(model.requests.length, 2, 'a shown suggestion is served from the cache');
+  });
+
   it('drops a suggestion that repeats the next line and one that is only whitespace', async () => {
     const p = make(new FakeModel((r) => (r.prefix.endsWith('x') ? '   ' : 'return 1;')));
     const o = await p.provide(doc('function f() {\n  |\n  return 1;\n}'), 'automatic', NEVER_CANCELLED);

@@ -31,6 +31,35 @@ describe('post-processing', () => {
     assert.equal(fitToSuffix(')', ')'), undefined, 'only the text already there');
   });
 
+  it('replaces the closers a suggestion closes earlier and goes on after, keeping the line balanced', () => {
+    const map = 'const cubes = primes.map(';
+    assert.deepEqual(fitToSuffix('(p) => p * p);', ')', map), { text: '(p) => p * p);', replaceSuffix: 1 });
+    assert.deepEqual(
+      fitToSuffix('(p) => p).length', ');', map),
+      { text: '(p) => p).length', replaceSuffix: 1 },
+      'the ";" after the bracket stays',
+    );
+    assert.deepEqual(fitToSuffix('(p) => p', ')', map), { text: '(p) => p', replaceSuffix: 0 }, 'still open');
+    assert.deepEqual(
+      fitToSuffix('a, ")", b', ')', 'f('),
+      { text: 'a, ")", b', replaceSuffix: 0 },
+      'a bracket inside a string closes nothing',
+    );
+    assert.deepEqual(
+      fitToSuffix('./util";', '"', 'import { x } from "'),
+      { text: './util";', replaceSuffix: 1 },
+      'the string the prefix opened',
+    );
+    assert.deepEqual(
+      fitToSuffix('a" + "b', '"', 'const s = "'),
+      { text: 'a" + "b', replaceSuffix: 0 },
+      'the suggestion leaves a string open for the old quote to close',
+    );
+    const ctx = contextAt('const cubes = primes.map(|)');
+    const p = postprocess('(p) => p * p);', ctx, 1);
+    assert.ok(p.ok && p.suggestion.replaceSuffix === 1, JSON.stringify(p));
+  });
+
   it('cuts a multi-line suggestion at the end of the indentation scope', () => {
     const inBody = contextAt('function f() {\n  |\n}');
     assert.equal(

@@ -70,6 +70,8 @@ async function main() {
       'editor.suggestOnTriggerCharacters': false,
       'editor.parameterHints.enabled': false,
       'editor.autoClosingBrackets': 'always',
+      // The whole line the model writes, "(p) => p * p);": it closes the bracket itself and goes on after it.
+      'fastweights.minTokenProbability': 0,
     },
   });
   let context;

@@ -25,7 +25,7 @@ export function postprocess(raw: string, ctx: CompletionContext, lines: number):
   text = cutRepeatOfFollowing(text, ctx);
   if (text.trim().length === 0) return { ok: false, reason: 'repeats-following' };
   if (isRepetition(text, ctx.linePrefix)) return { ok: false, reason: 'repeats-line' };
-  const fitted = fitToSuffix(text, ctx.lineSuffix);
+  const fitted = fitToSuffix(text, ctx.lineSuffix, ctx.linePrefix);
   if (!fitted) return { ok: false, reason: 'only-suffix' };
   if (text.length < MIN_CHARS) return { ok: false, reason: 'too-short' };
   return { ok: true, suggestion: fitted };

@@ -1,7 +1,9 @@
 /**
  * Post-processing: fit the suggestion before the rest of the line so nothing after the cursor is doubled.
  * When the suggestion ends with the closing characters that follow the cursor (all of them or the first
- * few), the item's range covers them and the insertion replaces them instead of repeating them.
+ * few), the item's range covers them and the insertion replaces them instead of repeating them. When it
+ * closes them earlier and goes on (`(p) => p * p);` before an auto-inserted `)`), the range covers as many
+ * of them as the line needs to stay as balanced as it was.
  */
 export interface FittedSuggestion {
   /** Text to insert. */
@@ -10,7 +12,8 @@ export interface FittedSuggestion {
   replaceSuffix: number;
 }
 
-export function fitToSuffix(text: string, lineSuffix: string): FittedSuggestion | undefined {
+/** `linePrefix`: the line before the cursor, so that brackets and strings opened there are known. */
+export function fitToSuffix(text: string, lineSuffix: string, linePrefix = ''): FittedSuggestion | undefined {
   if (text.trim().length === 0) return undefined;
   const suffix = lineSuffix.replace(/\s+$/, '');
   if (suffix.length === 0) return { text, replaceSuffix: 0 };
@@ -23,5 +26,48 @@ export function fitToSuffix(text: string, lineSuffix: string): FittedSuggestion 
     if (text.slice(0, text.length - retyped.length).trim().length === 0) return undefined;
     return { text, replaceSuffix: lead + k };
   }
+  // The suggestion closes what the suffix closes and goes on: keep as few of the old closers as balance allows.
+  const before = imbalance(linePrefix + closers);
+  if (!worse(imbalance(linePrefix + text + closers), before)) return { text, replaceSuffix: 0 };
+  for (let k = 1; k <= closers.length; k++) {
+    if (!worse(imbalance(linePrefix + text + closers.slice(k)), before))
+      return { text, replaceSuffix: lead + k };
+  }
   return { text, replaceSuffix: 0 };
+}
+
+interface Imbalance {
+  /** Closing brackets with no opener on the line (they close something from earlier lines, or nothing). */
+  stray: number;
+  /** The line ends inside a string. */
+  openString: boolean;
+}
+
+const PAIRS: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
+const QUOTES = `'"\``;
+
+/** Brackets and quotes of one line of C-like or Python code (escapes honoured; a line comment ends it). */
+function imbalance(line: string): Imbalance {
+  const stack: string[] = [];
+  let stray = 0;
+  let quote = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = '';
+      continue;
+    }
+    if (QUOTES.includes(c)) quote = c;
+    else if (c === '(' || c === '[' || c === '{') stack.push(c);
+    else if (c in PAIRS) {
+      if (stack.length > 0 && stack[stack.length - 1] === PAIRS[c]) stack.pop();
+      else stray++;
+    } else if ((c === '/' && line[i + 1] === '/') || c === '#') break;
+  }
+  return { stray, openString: quote !== '' };
+}
+
+function worse(a: Imbalance, b: Imbalance): boolean {
+  return a.stray > b.stray || (a.openString && !b.openString);
 }
