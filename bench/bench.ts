@@ -344,8 +344,8 @@ async function main(): Promise<void> {
       'fwl_overhead_ratio_state_only: the fast-weight state without the file cache (cut as the extension) / ' +
       'adaptation off; fwl_overhead_ratio_uncut: the uncut pair (its state summed before the request, as this ' +
       'benchmark did before). completion_breakdown_ms: per side, mean ms of the lookups before the request ' +
-      '(the cache re-count; the extension sums the state at the cursor inside the prefill, while the body ' +
-      'runs, so it counts there), prefill and decoding, and tokens per request.',
+      '(the cache re-count; the extension sums the state at the cursor when the request holds the model, ' +
+      'inside the prefill, so it counts there), prefill and decoding, and tokens per request.',
   );
 
   doc.reset(); // the completion file is closed

@@ -164,7 +164,7 @@ export class DocumentStates {
     if (!e || e.state.tokenCount === 0) return undefined;
     this.touch(e);
     return {
-      // Summed when called: completeLine does that while the body runs the prompt.
+      // Summed when called: completeLine does that once the request holds the model (see its `state` option).
       state: () => e.state.stateAt(e.state.positionForPrefix(prefix)),
       tokens: e.state.tokenCount,
       ngrams: this.ngramsAt(e, prefix),

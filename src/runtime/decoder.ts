@@ -27,8 +27,9 @@ export interface CompleteOptions {
   /** Most prompt tokens fed to the body (default 2 x attention window, at least 256). */
   maxPromptTokens?: number;
   /**
-   * Fast-weight state to use; the zero state (static model) when absent. A function is called while the
-   * body runs the prompt, so that summing the state at the cursor overlaps the model's work.
+   * Fast-weight state to use; the zero state (static model) when absent. A function is called once the
+   * request holds the model, so that a state build finished while it waited is in the sum. (It does not
+   * overlap the body: onnxruntime-node runs a graph synchronously on the calling thread.)
    */
   state?: FastWeightState | (() => FastWeightState);
   /** Checked between steps; a true result stops decoding (result.cancelled = true). */
@@ -248,7 +249,6 @@ export async function completeLine(
     const pastFrom = Math.max(0, match.resumeAt - rt.maxPast);
     const past0 = shared > 0 && cache?.hasKv ? cache.slice(rt, pastFrom, match.resumeAt) : undefined;
     const prefill = rt.body(ids.slice(shared), pos, past0);
-    // onnxruntime runs the body off the JavaScript thread: sum the state at the cursor meanwhile.
     if (typeof options.state === 'function') state = options.state();
     state ??= rt.zeroState();
     const r0 = await prefill;

@@ -55,6 +55,11 @@ describe('post-processing', () => {
       { text: 'a" + "b', replaceSuffix: 0 },
       'the suggestion leaves a string open for the old quote to close',
     );
+    assert.deepEqual(
+      fitToSuffix('x) {\n  // (see below\n  go();\n}', ')', 'if ('),
+      { text: 'x) {\n  // (see below\n  go();\n}', replaceSuffix: 1 },
+      'a bracket in a comment opens nothing, and the lines after the comment still count',
+    );
     const ctx = contextAt('const cubes = primes.map(|)');
     const p = postprocess('(p) => p * p);', ctx, 1);
     assert.ok(p.ok && p.suggestion.replaceSuffix === 1, JSON.stringify(p));

@@ -39,23 +39,26 @@ export function fitToSuffix(text: string, lineSuffix: string, linePrefix = ''): 
 interface Imbalance {
   /** Closing brackets with no opener on the line (they close something from earlier lines, or nothing). */
   stray: number;
-  /** The line ends inside a string. */
+  /** The code ends inside a string. */
   openString: boolean;
 }
 
 const PAIRS: Record<string, string> = { ')': '(', ']': '[', '}': '{' };
 const QUOTES = `'"\``;
 
-/** Brackets and quotes of one line of C-like or Python code (escapes honoured; a line comment ends it). */
-function imbalance(line: string): Imbalance {
+/**
+ * Brackets and quotes of C-like or Python code (escapes honoured; a line comment runs to the end of its line;
+ * a quote other than a backtick ends at the end of its line).
+ */
+function imbalance(code: string): Imbalance {
   const stack: string[] = [];
   let stray = 0;
   let quote = '';
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
+  for (let i = 0; i < code.length; i++) {
+    const c = code[i]!;
     if (quote) {
       if (c === '\\') i++;
-      else if (c === quote) quote = '';
+      else if (c === quote || (c === '\n' && quote !== '`')) quote = '';
       continue;
     }
     if (QUOTES.includes(c)) quote = c;
@@ -63,7 +66,11 @@ function imbalance(line: string): Imbalance {
     else if (c in PAIRS) {
       if (stack.length > 0 && stack[stack.length - 1] === PAIRS[c]) stack.pop();
       else stray++;
-    } else if ((c === '/' && line[i + 1] === '/') || c === '#') break;
+    } else if ((c === '/' && code[i + 1] === '/') || c === '#') {
+      const eol = code.indexOf('\n', i);
+      if (eol < 0) break;
+      i = eol;
+    }
   }
   return { stray, openString: quote !== '' };
 }
