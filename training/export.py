@@ -355,6 +355,18 @@ def ship_file_list(shards: Path, out: Path) -> dict:
     }
 
 
+def keep_baseline(checkpoint: Path, out: Path) -> Path:
+    """The no-FWL baseline's weights as float16 beside the model (the model card's comparison needs
+    them, and a GPU run's checkpoints live only on that machine); the VSIX leaves them out."""
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    assert not ckpt["config"].get("fwl", True), f"{checkpoint} has an FWL head: not the baseline"
+    weights = {k: t.half() if t.is_floating_point() else t for k, t in ckpt["model"].items()}
+    meta = {k: ckpt.get(k) for k in ("config", "args", "step", "tokens_seen", "elapsed_s")}
+    path = out / "baseline.fp16.pt"
+    torch.save({"model": weights, **meta}, path)
+    return path
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True)
@@ -369,6 +381,12 @@ def main(argv=None):
         type=Path,
         required=True,
         help="the shards it was trained on: their file list ships with the model",
+    )
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="the no-FWL baseline checkpoint: kept beside the model as baseline.fp16.pt",
     )
     p.add_argument(
         "--no-int8",
@@ -388,6 +406,8 @@ def main(argv=None):
     for f in ("tokenizer.json", "tokenizer_test_vectors.json"):
         shutil.copy(args.tokenizer / f, args.out / f)
     write_config(model, args.out, args.name or args.out.name, extra)
+    if args.baseline:
+        keep_baseline(args.baseline, args.out)
     if args.fixture:
         write_parity_fixture(model, args.tokenizer / "tokenizer.json", args.fixture, args.out)
     if not args.no_int8:

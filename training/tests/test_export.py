@@ -12,7 +12,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evaluate import score_tokens  # noqa: E402
-from export import CARRIED_NAMES, export_all, ship_file_list  # noqa: E402
+from export import (  # noqa: E402
+    CARRIED_NAMES,
+    export_all,
+    keep_baseline,
+    load_checkpoint,
+    ship_file_list,
+    write_config,
+)
 from model import STATE_NAMES, FastWeightsLM, ModelConfig  # noqa: E402
 
 CFG = ModelConfig(vocab_size=97, d_model=32, n_layer=2, n_head=2, attn_window=8, fwl_decay=0.95)
@@ -164,3 +171,38 @@ def test_the_file_list_of_the_shards_ships_with_the_model(tmp_path):
     (shards / "train.files.tsv").write_text("a@1\tx.py\n")  # shards rebuilt without the list
     with pytest.raises(AssertionError):
         ship_file_list(shards, tmp_path / "model")
+
+
+def test_a_checkpoint_is_recovered_from_its_graphs(tmp_path):
+    from recover_checkpoint import main as recover_main  # noqa: PLC0415
+
+    torch.manual_seed(1)
+    model = FastWeightsLM(CFG).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+        export_all(model, tmp_path / "model")
+    write_config(model, tmp_path / "model", "tiny", {})
+    recover_main([str(tmp_path / "model"), str(tmp_path / "checkpoint.pt")])
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert ckpt["config"] == CFG.to_dict()
+    for name, p in model.state_dict().items():
+        assert torch.equal(ckpt["model"][name], p), name
+    with pytest.raises(SystemExit, match="not exactly float16"):
+        recover_main([str(tmp_path / "model"), str(tmp_path / "half.pt"), "--fp16"])
+
+
+def test_the_baseline_is_kept_as_float16_and_loads(tmp_path):
+    base = FastWeightsLM(ModelConfig(**{**CFG.to_dict(), "fwl": False}))
+    torch.save(
+        {"model": base.state_dict(), "config": base.cfg.to_dict(), "step": 7}, tmp_path / "b.pt"
+    )
+    path = keep_baseline(tmp_path / "b.pt", tmp_path)
+    assert path.name == "baseline.fp16.pt"
+    loaded = load_checkpoint(path)
+    for name, p in base.state_dict().items():
+        if p.is_floating_point():
+            assert torch.equal(loaded.state_dict()[name], p.half().float()), name
+    with pytest.raises(AssertionError, match="not the baseline"):
+        torch.save({"model": {}, "config": CFG.to_dict()}, tmp_path / "fwl.pt")
+        keep_baseline(tmp_path / "fwl.pt", tmp_path)

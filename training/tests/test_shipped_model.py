@@ -111,3 +111,18 @@ def test_training_file_list_names_only_train_split_packages(folder):
     assert len(rows) == json.loads((folder / "config.json").read_text())["training"]["files"]
     assert len({tuple(r) for r in rows}) == len(rows), "a file listed twice"
     assert {split_of.get(package) for package, _ in rows} == {"train"}
+
+
+def test_the_pytorch_model_is_recovered_exactly_from_the_graphs(folder):
+    """The folder holds every weight: the PyTorch model rebuilt from it scores the fixture as the
+    checkpoint it was exported from did (the evaluation suite and further training start there)."""
+    from evaluate import evaluate_files  # noqa: PLC0415
+    from recover_checkpoint import recover  # noqa: PLC0415
+
+    model, _ = recover(folder)
+    fixture = json.loads((folder / "parity_fixture.json").read_text())
+    text = (folder / fixture["file"]).read_text()
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    r = evaluate_files(model.float(), tok, [text], log=None)
+    for mode in ("static", "adapted", "adapted_whole_file"):
+        assert r[mode]["bits_per_byte"] == pytest.approx(fixture[f"{mode}_bits_per_byte"], rel=1e-6)
