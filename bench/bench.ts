@@ -470,6 +470,57 @@ async function main(): Promise<void> {
       `but a later edit waits for it); chunks computed per edit: ${computed.slice(0, edits.length).join(', ')} (the rest ` +
       `came from the chunk cache). edit_undo_ms: undoing the last edit (chunks computed: ${computed[edits.length]}).`,
   );
+
+  // The first completion after the cursor jumps elsewhere in the file, as the extension asks: the state at a
+  // far cursor is a fresh sum over the chunks around it. Jumps alternate between asking at once and asking
+  // after the cursor came to rest (cursorMoved, which the extension sends from selection changes: the sum
+  // is made in the background before typing starts).
+  const jumpTargets = [-400, 300, -250, 420, -150, 200, -350, 100, -200, 380]
+    .map((k) => cursorLine + k)
+    .filter((line) => line > 0 && line < bigLinesArr.length);
+  const jumpCold: number[] = [];
+  const jumpPrepared: number[] = [];
+  const jumpStateCold: number[] = [];
+  const jumpStatePrepared: number[] = [];
+  for (const [i, line] of jumpTargets.entries()) {
+    const at = offsetOfLine(line) + Math.floor(bigLinesArr[line]!.length / 2);
+    const prefix = bigText.slice(0, at);
+    const prepared = i % 2 === 1;
+    if (prepared) {
+      states.cursorMoved(uri, at);
+      await states.whenIdle(uri);
+    }
+    const t1 = performance.now();
+    const st = states.stateFor(uri, prefix);
+    if (!st) throw new Error('the 5,000-line file has no state');
+    // (completeLine would call st.state itself, at the same point: called here to time it apart.)
+    const state = st.state();
+    (prepared ? jumpStatePrepared : jumpStateCold).push(performance.now() - t1);
+    await completeLine(rt, prefix, {
+      maxTokens: MAX_TOKENS,
+      promptCache: new PromptCache(),
+      state,
+      ngrams: { cache: st.ngrams, params: DEFAULT_NGRAM_PARAMS },
+      minTokenProb,
+    });
+    (prepared ? jumpPrepared : jumpCold).push(performance.now() - t1);
+  }
+  log(
+    `first completion after a jump: p50 ${percentile(jumpCold, 50).toFixed(1)} ms asked at once (state at the ` +
+      `cursor ${percentile(jumpStateCold, 50).toFixed(1)} ms of it), ${percentile(jumpPrepared, 50).toFixed(1)} ms ` +
+      `after the cursor came to rest (state ${percentile(jumpStatePrepared, 50).toFixed(1)} ms)`,
+  );
+  notes.push(
+    `completion_after_jump_ms: ${jumpTargets.length} jumps between lines 100-420 lines from the middle of the ` +
+      "5,000-line file (inside the state's window of 8,192 positions; consecutive targets 300-770 lines apart), " +
+      'each followed by one request as the extension sends it (state, file cache, cut; a fresh ' +
+      'prompt cache, so a full prefill, as after a real jump); "at_once": asked right after the jump, so the ' +
+      'request sums the state at the new cursor itself; "after_rest": the cursor reported first ' +
+      "(DocumentStates.cursorMoved, from the editor's selection events) and the request made once it was " +
+      'idle. Alternating, 5 each; p50. completion_after_jump_state_ms: the part of it spent on the state at ' +
+      'the cursor. A cursor that rests outside the middle half of the window also moves the window there ' +
+      '(not timed here; unit-tested).',
+  );
   states.closed(uri);
 
   // --- Hardware reference. ---
@@ -494,6 +545,14 @@ async function main(): Promise<void> {
     adapt_tokens_per_s: round(adaptTps),
     edit_readapt_ms: { ...p50p95(edits), n: edits.length },
     edit_undo_ms: round(undoMs),
+    completion_after_jump_ms: {
+      at_once: round(percentile(jumpCold, 50)),
+      after_rest: round(percentile(jumpPrepared, 50)),
+    },
+    completion_after_jump_state_ms: {
+      at_once: round(percentile(jumpStateCold, 50), 2),
+      after_rest: round(percentile(jumpStatePrepared, 50), 2),
+    },
     fwl_overhead_ratio: round(mean(adapted.totalMs) / mean(staticPass.totalMs), 3),
     fwl_overhead_ratio_per_token: round(perTokenMs(adapted) / perTokenMs(staticPass), 3),
     fwl_overhead_ratio_state_only: round(mean(stateOnly.totalMs) / mean(staticPass.totalMs), 3),
@@ -589,6 +648,10 @@ async function main(): Promise<void> {
   add(`edit_readapt_ms.p50 (n=${em.n})`, em.p50, '<= 20');
   add(`edit_readapt_ms.p95 (n=${em.n})`, em.p95);
   add('edit_undo_ms', r['edit_undo_ms']);
+  const jm = r['completion_after_jump_ms'] as { at_once: number; after_rest: number };
+  add('completion_after_jump_ms.p50, at once / after rest', `${jm.at_once} / ${jm.after_rest}`);
+  const js = r['completion_after_jump_state_ms'] as { at_once: number; after_rest: number };
+  add('  of it the state at the cursor', `${js.at_once} / ${js.after_rest}`);
   add('fwl_overhead_ratio', r['fwl_overhead_ratio'], '<= 1.15');
   add('fwl_overhead_ratio_per_token', r['fwl_overhead_ratio_per_token']);
   add('fwl_overhead_ratio_state_only', r['fwl_overhead_ratio_state_only']);

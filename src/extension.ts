@@ -243,7 +243,10 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
   /** Schedules a rebuild of a document's state (debounced after edits; `delayMs` 0 for open/focus). */
   function docChanged(doc: vscode.TextDocument, delayMs?: number): void {
     const uri = doc.uri.toString();
-    client?.documentChanged(uri, doc.version, () => guardedText(uri, doc.getText()), delayMs);
+    const editor = vscode.window.activeTextEditor;
+    // The editor's cursor, so that the state near it is built first.
+    const cursor = editor?.document === doc ? doc.offsetAt(editor.selection.active) : undefined;
+    client?.documentChanged(uri, doc.version, () => guardedText(uri, doc.getText()), delayMs, cursor);
   }
 
   /** The text a state is built from; empty (nothing adapted) for a document the guards leave alone. */
@@ -273,8 +276,20 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
       inline.clearCache(doc.uri.toString());
       skipped.delete(doc.uri.toString());
     }),
+    vscode.window.onDidChangeTextEditorSelection((e) => {
+      const doc = e.textEditor.document;
+      const uri = doc.uri.toString();
+      if (e.textEditor !== vscode.window.activeTextEditor || !isSupported(doc) || skipped.has(uri)) return;
+      client?.cursorMoved(uri, doc.offsetAt(e.selections[0]!.active));
+    }),
     vscode.window.onDidChangeActiveTextEditor((editor) => {
-      if (editor && isSupported(editor.document)) docChanged(editor.document, 0);
+      if (editor && isSupported(editor.document)) {
+        docChanged(editor.document, 0);
+        client?.cursorMoved(
+          editor.document.uri.toString(),
+          editor.document.offsetAt(editor.selection.active),
+        );
+      }
       updateStatus();
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {

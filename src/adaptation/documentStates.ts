@@ -47,6 +47,12 @@ interface Entry {
   builtVersion: number | undefined;
   building: { version: number; cancelled: boolean; done: Promise<void> } | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** The snapshot of the last build started (a cursor that leaves the window rebuilds it there). */
+  doc: DocumentSnapshot | undefined;
+  /** The editor's cursor, as last reported (cursorMoved). */
+  cursorOffset: number | undefined;
+  /** The state at a moved cursor being summed ahead of the next completion there. */
+  cursorWork: Promise<void> | undefined;
   lastUsed: number;
   /** Waiters for the next finished build. */
   waiters: (() => void)[];
@@ -74,6 +80,9 @@ const NGRAM_WINDOW_FACTOR = 4;
 
 /** Documents that keep their summed cursor state between requests (the others rebuild it when asked). */
 const CURSOR_CACHES_KEPT = 2;
+
+/** A cursor that rests this long (ms) gets its state summed ahead of the next completion. */
+const CURSOR_SETTLE_MS = 30;
 
 export class DocumentStates {
   private readonly entries = new Map<string, Entry>();
@@ -113,6 +122,37 @@ export class DocumentStates {
   /** A document changed: rebuild after the debounce. */
   changed(doc: DocumentSnapshot): void {
     this.schedule(doc, this.opts.editDebounceMs);
+  }
+
+  /**
+   * The editor's cursor moved in a document. Once it rests, the state at the cursor is summed in the
+   * background, so the first completion after a jump does not pay for it (a fresh sum over the chunks
+   * around a far cursor costs tens of milliseconds); when the cursor left the middle of a large
+   * document's window, the state is rebuilt around it (chunks already computed are reused).
+   */
+  cursorMoved(uri: string, cursorOffset: number): void {
+    const e = this.entries.get(uri);
+    if (!e || !this.runtime) return;
+    e.cursorOffset = cursorOffset;
+    // A build under way or due uses its own cursor; it checks this one when it ends.
+    if (e.building || e.timer || e.builtVersion === undefined || !e.doc) return;
+    if (e.state.windowMisses(cursorOffset, this.opts.maxTokens)) {
+      this.schedule({ ...e.doc, cursorOffset }, 0, true);
+      return;
+    }
+    if (e.cursorWork) return; // the pending sum reads e.cursorOffset when it runs
+    const rt = this.runtime;
+    e.cursorWork = new Promise<void>((resolve) => setTimeout(resolve, CURSOR_SETTLE_MS))
+      .then(() =>
+        rt.scheduler.run('background', async () => {
+          if (this.entries.get(uri) !== e || e.building || e.builtVersion === undefined) return;
+          e.state.prepareCursor(e.cursorOffset ?? cursorOffset);
+          this.touch(e);
+          this.evict(e);
+        }),
+      )
+      .catch((err: unknown) => this.opts.log?.(`cursor state for ${uri} failed: ${String(err)}`))
+      .finally(() => (e.cursorWork = undefined));
   }
 
   closed(uri: string): void {
@@ -202,11 +242,15 @@ export class DocumentStates {
     }
   }
 
-  /** Resolves when no build is pending or running for `uri` (or it closed). */
-  whenIdle(uri: string): Promise<void> {
-    const e = this.entries.get(uri);
-    if (!e || (!e.building && !e.timer)) return Promise.resolve();
-    return new Promise((resolve) => e.waiters.push(resolve));
+  /** Resolves when no build and no cursor sum is pending or running for `uri` (or it closed). */
+  async whenIdle(uri: string): Promise<void> {
+    for (;;) {
+      const e = this.entries.get(uri);
+      if (!e) return;
+      if (e.building || e.timer) await new Promise<void>((resolve) => e.waiters.push(resolve));
+      else if (e.cursorWork) await e.cursorWork;
+      else return;
+    }
   }
 
   dispose(): void {
@@ -224,6 +268,9 @@ export class DocumentStates {
         builtVersion: undefined,
         building: undefined,
         timer: undefined,
+        doc: undefined,
+        cursorOffset: undefined,
+        cursorWork: undefined,
         lastUsed: Date.now(),
         waiters: [],
       };
@@ -238,10 +285,11 @@ export class DocumentStates {
     if (e.building) e.building.cancelled = true;
   }
 
-  private schedule(doc: DocumentSnapshot, delay: number): void {
+  /** `again`: build even when this version is built (the cursor moved the window). */
+  private schedule(doc: DocumentSnapshot, delay: number, again = false): void {
     const e = this.entryFor(doc.uri);
     if (!e) return;
-    if (e.builtVersion === doc.version && !e.building) return;
+    if (e.builtVersion === doc.version && !e.building && !again) return;
     this.cancel(e);
     e.timer = setTimeout(() => {
       e.timer = undefined;
@@ -253,6 +301,7 @@ export class DocumentStates {
     if (!this.runtime || this.entries.get(e.uri) !== e) return;
     const job = { version: doc.version, cancelled: false, done: Promise.resolve() };
     e.building = job;
+    e.doc = doc;
     this.buildingCount++;
     this.opts.onBusyChange?.(this.buildingCount);
     const text = doc.getText();
@@ -305,6 +354,10 @@ export class DocumentStates {
       this.opts.onBusyChange?.(this.buildingCount);
       if (!e.building && !e.timer) e.waiters.splice(0).forEach((w) => w());
       this.opts.onStateChange?.(e.uri);
+      // The cursor moved while this build ran: sum the state there (or move the window) now.
+      const moved = e.cursorOffset !== undefined && e.cursorOffset !== doc.cursorOffset;
+      if (moved && !e.building && !e.timer && this.entries.get(e.uri) === e)
+        this.cursorMoved(e.uri, e.cursorOffset!);
     }
   }
 

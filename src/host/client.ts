@@ -8,6 +8,9 @@ import type { GraphPrecision, NgramCacheParams, ProviderChoice, RuntimeInfo } fr
 import type { DocumentStateInfo } from '../adaptation/documentStates';
 import type { CompletionResult, EvaluationResult, FromWorker, ToWorker } from './protocol';
 
+/** How long the cursor rests before the worker hears of it (see cursorMoved). */
+const CURSOR_REST_MS = 150;
+
 export interface ClientOptions {
   modelDir: string;
   provider: ProviderChoice;
@@ -51,6 +54,7 @@ export class ModelClient {
   private readonly pending = new Map<number, Pending>();
   private readonly stateInfo = new Map<string, DocumentStateInfo>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly cursorTimers = new Map<string, NodeJS.Timeout>();
   private readonly sentVersion = new Map<string, number>();
   private readonly sentSeq = new Map<string, number>();
   private readonly doneSeq = new Map<string, number>();
@@ -245,7 +249,26 @@ export class ModelClient {
     else this.timers.set(uri, setTimeout(send, delay));
   }
 
+  /**
+   * The editor's cursor moved in `uri` (character offset). Sent once it has rested CURSOR_REST_MS, so
+   * typing and holding an arrow key send nothing until they stop.
+   */
+  cursorMoved(uri: string, offset: number): void {
+    const old = this.cursorTimers.get(uri);
+    if (old) clearTimeout(old);
+    this.cursorTimers.set(
+      uri,
+      setTimeout(() => {
+        this.cursorTimers.delete(uri);
+        this.post({ type: 'cursor', uri, offset });
+      }, CURSOR_REST_MS),
+    );
+  }
+
   documentClosed(uri: string): void {
+    const c = this.cursorTimers.get(uri);
+    if (c) clearTimeout(c);
+    this.cursorTimers.delete(uri);
     const t = this.timers.get(uri);
     if (t) clearTimeout(t);
     this.timers.delete(uri);
@@ -327,8 +350,9 @@ export class ModelClient {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of [...this.timers.values(), ...this.cursorTimers.values()]) clearTimeout(t);
     this.timers.clear();
+    this.cursorTimers.clear();
     this.failAll(new Error('model worker stopped'));
     for (const list of this.idleWaiters.values()) list.forEach((w) => w());
     this.idleWaiters.clear();

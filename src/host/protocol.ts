@@ -46,6 +46,8 @@ export type ToWorker =
   | { type: 'cancel'; id: number }
   | { type: 'docUpdate'; uri: string; version: number; text: string; seq: number; cursorOffset?: number }
   | { type: 'docClosed'; uri: string }
+  /** The editor's cursor in a document (a character offset), once it rests. */
+  | { type: 'cursor'; uri: string; offset: number }
   | { type: 'reset'; uri: string }
   | { type: 'resetAll' }
   /** Finish the running graph, start nothing more, answer 'closed': then the thread may be terminated. */

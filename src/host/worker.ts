@@ -147,6 +147,10 @@ async function handle(m: ToWorker): Promise<void> {
       });
       postState(m.uri);
       return;
+    case 'cursor':
+      cursors.set(m.uri, m.offset);
+      states.cursorMoved(m.uri, m.offset);
+      return;
     case 'docClosed':
       states.closed(m.uri);
       seqs.delete(m.uri);

@@ -537,6 +537,23 @@ export class DocumentState {
     return { end: to, past, shift };
   }
 
+  /**
+   * Whether a build around `cursorOffset` would hold other positions than the last one: the document is
+   * larger than `maxTokens` and the cursor left the middle half of the window on a side where the
+   * document goes on.
+   */
+  windowMisses(cursorOffset: number, maxTokens: number): boolean {
+    const layout = this.layout;
+    if (!this.tokenized || layout.length === 0) return false;
+    const n = this.tokenized.ids.length + 1;
+    if (n <= maxTokens) return false;
+    const t = this.blocks.tokensBefore(this.tokenized, cursorOffset);
+    const margin = Math.floor(maxTokens / 4);
+    const first = layout[0]!.first;
+    const last = layout[layout.length - 1]!.last;
+    return (first > 0 && t < first + margin) || (last < n - 1 && t > last - margin);
+  }
+
   /** Sums the state at a cursor offset ahead of the next completion there (it is cached per chunk). */
   prepareCursor(cursorOffset: number): void {
     if (this.tokenized) this.stateAt(this.blocks.tokensBefore(this.tokenized, cursorOffset));

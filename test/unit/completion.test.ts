@@ -36,7 +36,7 @@ describe('line completion (real model)', () => {
     assert.equal(a.text, b.text);
   });
 
-  it('takes the state as a function, summed once while the prompt runs, with the same suggestion', async () => {
+  it('takes the state as a function, summed once when the request runs, with the same suggestion', async () => {
     const rt = await runtime();
     const doc = new DocumentState(rt);
     await doc.rebuild(SNIPPET.repeat(3), { priority: 'background' });

@@ -87,6 +87,56 @@ describe('fast-weight state', () => {
   });
 });
 
+describe('per-document states: the cursor', () => {
+  // About 10,000 tokens, each copy a little different, so that no chunk repeats another.
+  const big = Array.from({ length: 33 }, (_, i) => `// part ${i}\n${TEXT}`).join('\n');
+  const uri = 'file:///tmp/cursor.ts';
+
+  it('sums the state where the cursor comes to rest, once for a burst of moves', async () => {
+    const rt = await runtime();
+    const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 });
+    states.setRuntime(rt);
+    states.opened({ uri, version: 1, getText: () => TEXT, cursorOffset: 0 });
+    await states.whenIdle(uri);
+    const prepared: number[] = [];
+    const original = DocumentState.prototype.prepareCursor;
+    DocumentState.prototype.prepareCursor = function (offset: number) {
+      prepared.push(offset);
+      original.call(this, offset);
+    };
+    try {
+      for (const offset of [100, 300, 500, 700]) states.cursorMoved(uri, offset);
+      await states.whenIdle(uri);
+      assert.deepEqual(prepared, [700], 'one sum, at the last place the cursor rested');
+    } finally {
+      DocumentState.prototype.prepareCursor = original;
+    }
+    states.dispose();
+  });
+
+  it("rebuilds a large file's window around a cursor that left it", async () => {
+    const rt = await runtime();
+    const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0, maxTokens: 512 });
+    states.setRuntime(rt);
+    states.opened({ uri, version: 1, getText: () => big, cursorOffset: 0 });
+    await states.whenIdle(uri);
+    const far = Math.floor(big.length * 0.9);
+    const stateAtFar = (): FastWeightState => states.stateFor(uri, big.slice(0, far))!.state();
+    assert.ok(stateAtFar().isZero(), 'the window at the top of the file does not reach the cursor');
+    states.cursorMoved(uri, far);
+    await states.whenIdle(uri);
+    assert.equal(states.info(uri)?.builtVersion, 1);
+    assert.ok((states.info(uri)?.computedChunks ?? 0) > 0, 'chunks around the cursor were computed');
+    assert.ok(!stateAtFar().isZero(), 'the state now holds the text around the cursor');
+    assert.ok((states.info(uri)?.tokens ?? 0) <= 512);
+    const lastBuild = states.info(uri)?.buildMs;
+    states.cursorMoved(uri, far + 40);
+    await states.whenIdle(uri);
+    assert.equal(states.info(uri)?.buildMs, lastBuild, 'a cursor inside the window starts no build');
+    states.dispose();
+  });
+});
+
 describe('state arithmetic', () => {
   const shapes = {
     state_w1: [2, 3],

@@ -109,6 +109,27 @@ describe('model worker (what the extension runs)', () => {
     client.documentClosed(uri);
   });
 
+  it("moves a large file's state window to where the editor's cursor comes to rest", async () => {
+    const uri = 'file:///tmp/worker-cursor.ts';
+    // About 10,000 tokens (more than the 8,192 a state holds), no two chunks alike.
+    const big = Array.from({ length: 33 }, (_, i) => `// part ${i}\n${TEXT}`).join('\n');
+    client.documentChanged(uri, 1, () => big, 0, 0);
+    await client.whenIdle(uri);
+    const before = client.documentState(uri)!;
+    client.cursorMoved(uri, big.length - 10);
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      const now = client.documentState(uri)!;
+      if (now.buildMs !== before.buildMs && !now.building) break;
+      assert.ok(Date.now() < deadline, 'no rebuild around the cursor within 60 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const after = client.documentState(uri)!;
+    assert.equal(after.builtVersion, 1);
+    assert.ok((after.computedChunks ?? 0) > 0, JSON.stringify(after));
+    client.documentClosed(uri);
+  });
+
   it('evaluates a text with progress', async () => {
     let progress = 0;
     const r = await client.evaluate(TEXT, 0, undefined, (done) => (progress = done));
