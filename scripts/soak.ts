@@ -2,7 +2,8 @@
  * `npm run soak -- --minutes N [--open 30] [--log file.jsonl]`: hours of use in minutes. Replays held-out
  * files (data/test-files, else the repository's sources) as a person types them into the same ModelClient and
  * worker the extension uses, with the extension's input guards: open a file part-written, type the next
- * lines edit by edit, ask for a completion at each line end, switch between open files, close the oldest.
+ * lines edit by edit (the cursor following), ask for a completion at each line end, switch between open files
+ * (the cursor jumping somewhere in the file first), close the oldest.
  * Every 10 s it samples the process's RSS and heap and the states' memory; at the end it prints the peaks
  * against the memory budget and the growth between the first and the last third of the run.
  */
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
 
   const open = new Map<string, OpenDoc>();
   const samples: Sample[] = [];
-  const counts = { files: 0, edits: 0, completions: 0, errors: 0, skipped: 0 };
+  const counts = { files: 0, edits: 0, completions: 0, cursorJumps: 0, errors: 0, skipped: 0 };
   const started = Date.now();
   const sample = (): void => {
     const m = process.memoryUsage();
@@ -139,6 +140,7 @@ async function main(): Promise<void> {
         doc.version++;
         counts.edits++;
         send(doc);
+        client.cursorMoved(doc.uri, doc.text.length); // the editor's cursor follows the typing
         await sleep(20);
       }
       await complete(doc);
@@ -146,6 +148,11 @@ async function main(): Promise<void> {
     // Rapid switching: a completion in a few other open files, each focus rebuilding at once.
     for (const other of shuffled([...open.values()], i + 7).slice(0, 3)) {
       send(other, 0);
+      // The cursor lands somewhere in the file first (a jump), then back at the end where typing goes on.
+      client.cursorMoved(other.uri, Math.floor(other.text.length * ((i * 37) % 100) * 0.01));
+      counts.cursorJumps++;
+      await sleep(200);
+      client.cursorMoved(other.uri, other.text.length);
       await complete(other);
     }
     while (open.size > maxOpen) {
