@@ -13,7 +13,7 @@
 #   SEQUENTIAL=1 VARIANTS="fwl-h256:--fwl-half-life 256" BUDGET_MIN=3 bash training/gpu_sweep.sh
 # BASELINE_FROM=path reuses a carried baseline checkpoint (the fp16 weights an earlier call shipped)
 # instead of training one: the whole call then goes to the FWL variants, e.g. a larger body:
-#   BASELINE_FROM=runs/sweep-gpu3/baseline.pt VARIANTS="fwl-d320:--d-model 320 --n-head 5" ...
+#   BASELINE_FROM=runs/my-sweep/baseline.pt VARIANTS="fwl-d320:--d-model 320 --n-head 5" ...
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to a folder for the results}
