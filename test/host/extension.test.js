@@ -105,4 +105,45 @@ describe('FastWeights in a real VS Code extension host', function () {
       console.log(`      last completion: ${JSON.stringify(api.lastCompletion)}`);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
+
+  it("adapts a large file around the editor's cursor, and follows the cursor when it jumps far", async function () {
+    this.timeout(180000);
+    // About 18,000 tokens (more than the 8,192 a state holds); every line marked with its copy's number, so
+    // that no chunk repeats another (repeated chunks would come from the cache).
+    const base = fs.readFileSync(path.join(workspaceRoot(), 'src', 'inventory.ts'), 'utf8');
+    const text = Array.from({ length: 24 }, (_, i) => base.replace(/\n/g, ` // ${i}\n`)).join('\n');
+    const editor = await openAtEnd('src/big-cursor.ts', text);
+    const uri = editor.document.uri;
+    /** The state info once no build has run for a second (the cursor's own rebuild included). */
+    const settled = async () => {
+      let last;
+      let since = Date.now();
+      for (const deadline = Date.now() + 120000; Date.now() < deadline; await sleep(100)) {
+        const info = api.getDocumentState(uri);
+        const key = info && `${info.buildMs}/${info.building}`;
+        if (key !== last) [last, since] = [key, Date.now()];
+        else if (info && info.tokens > 0 && !info.building && Date.now() - since > 1000) return info;
+      }
+      assert.fail(`the state of ${uri} did not settle: ${JSON.stringify(api.getDocumentState(uri))}`);
+    };
+    const moveTo = async (position) => {
+      editor.selection = new vscode.Selection(position, position);
+      return settled();
+    };
+    // The window holds less than half the file: a jump to the top and one back to the end both move it,
+    // and each computes chunks that are no longer in the cache.
+    const opened = await settled();
+    const atTop = await moveTo(new vscode.Position(0, 0));
+    const atEnd = await moveTo(editor.document.positionAt(text.length));
+    console.log(
+      `      cursor jumps in an 18,000-token file: chunks computed ${opened.computedChunks} when opened at ` +
+        `the end, ${atTop.computedChunks} after a jump to the top, ${atEnd.computedChunks} back at the end`,
+    );
+    assert.notStrictEqual(atTop.buildMs, opened.buildMs, 'the jump to the top rebuilt the state');
+    assert.ok(atTop.computedChunks > 0, `chunks around the top were computed: ${JSON.stringify(atTop)}`);
+    assert.notStrictEqual(atEnd.buildMs, atTop.buildMs, 'the jump back rebuilt the state');
+    assert.ok(atEnd.computedChunks > 0, `chunks around the end were computed: ${JSON.stringify(atEnd)}`);
+    for (const info of [opened, atTop, atEnd]) assert.ok(info.tokens <= 8192, `${info.tokens} tokens`);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
 });

@@ -88,8 +88,8 @@ describe('fast-weight state', () => {
 });
 
 describe('per-document states: the cursor', () => {
-  // About 10,000 tokens, each copy a little different, so that no chunk repeats another.
-  const big = Array.from({ length: 33 }, (_, i) => `// part ${i}\n${TEXT}`).join('\n');
+  // About 13,000 tokens; every line marked with its copy's number, so that no chunk repeats another.
+  const big = Array.from({ length: 33 }, (_, i) => TEXT.replace(/\n/g, ` // ${i}\n`)).join('\n');
   const uri = 'file:///tmp/cursor.ts';
 
   it('sums the state where the cursor comes to rest, once for a burst of moves', async () => {

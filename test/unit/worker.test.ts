@@ -111,8 +111,8 @@ describe('model worker (what the extension runs)', () => {
 
   it("moves a large file's state window to where the editor's cursor comes to rest", async () => {
     const uri = 'file:///tmp/worker-cursor.ts';
-    // About 10,000 tokens (more than the 8,192 a state holds), no two chunks alike.
-    const big = Array.from({ length: 33 }, (_, i) => `// part ${i}\n${TEXT}`).join('\n');
+    // About 13,000 tokens (more than the 8,192 a state holds), every line marked with its copy's number.
+    const big = Array.from({ length: 33 }, (_, i) => TEXT.replace(/\n/g, ` // ${i}\n`)).join('\n');
     client.documentChanged(uri, 1, () => big, 0, 0);
     await client.whenIdle(uri);
     const before = client.documentState(uri)!;
