@@ -33,33 +33,25 @@ describe('post-processing', () => {
 
   it('replaces the closers a suggestion closes earlier and goes on after, keeping the line balanced', () => {
     const map = 'const cubes = primes.map(';
-    assert.deepEqual(fitToSuffix('(p) => p * p);', ')', map), { text: '(p) => p * p);', replaceSuffix: 1 });
-    assert.deepEqual(
-      fitToSuffix('(p) => p).length', ');', map),
-      { text: '(p) => p).length', replaceSuffix: 1 },
-      'the ";" after the bracket stays',
-    );
-    assert.deepEqual(fitToSuffix('(p) => p', ')', map), { text: '(p) => p', replaceSuffix: 0 }, 'still open');
-    assert.deepEqual(
-      fitToSuffix('a, ")", b', ')', 'f('),
-      { text: 'a, ")", b', replaceSuffix: 0 },
-      'a bracket inside a string closes nothing',
-    );
-    assert.deepEqual(
-      fitToSuffix('./util";', '"', 'import { x } from "'),
-      { text: './util";', replaceSuffix: 1 },
-      'the string the prefix opened',
-    );
-    assert.deepEqual(
-      fitToSuffix('a" + "b', '"', 'const s = "'),
-      { text: 'a" + "b', replaceSuffix: 0 },
-      'the suggestion leaves a string open for the old quote to close',
-    );
-    assert.deepEqual(
-      fitToSuffix('x) {\n  // (see below\n  go();\n}', ')', 'if ('),
-      { text: 'x) {\n  // (see below\n  go();\n}', replaceSuffix: 1 },
-      'a bracket in a comment opens nothing, and the lines after the comment still count',
-    );
+    // [line before the cursor, suggestion, rest of the line, closers replaced, why]
+    const cases: [string, string, string, number, string][] = [
+      [map, '(p) => p * p);', ')', 1, 'the suggestion closes the bracket itself'],
+      [map, '(p) => p).length', ');', 1, 'the ";" after the bracket stays'],
+      [map, '(p) => p', ')', 0, 'still open'],
+      ['f(', 'a, ")", b', ')', 0, 'a bracket inside a string closes nothing'],
+      ['import { x } from "', './util";', '"', 1, 'the string the prefix opened'],
+      ['const s = "', 'a" + "b', '"', 0, 'the suggestion leaves a string open for the old quote to close'],
+      [
+        'if (',
+        'x) {\n  // (see below\n  go();\n}',
+        ')',
+        1,
+        'a bracket in a comment opens nothing, and the lines after the comment still count',
+      ],
+    ];
+    for (const [prefix, text, suffix, replaceSuffix, why] of cases) {
+      assert.deepEqual(fitToSuffix(text, suffix, prefix), { text, replaceSuffix }, why);
+    }
     const ctx = contextAt('const cubes = primes.map(|)');
     const p = postprocess('(p) => p * p);', ctx, 1);
     assert.ok(p.ok && p.suggestion.replaceSuffix === 1, JSON.stringify(p));
