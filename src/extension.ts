@@ -245,8 +245,13 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     const uri = doc.uri.toString();
     const editor = vscode.window.activeTextEditor;
     // The editor's cursor, so that the state near it is built first.
-    const cursor = editor?.document === doc ? doc.offsetAt(editor.selection.active) : undefined;
+    const cursor = editor?.document === doc ? cursorOffset(editor) : undefined;
     client?.documentChanged(uri, doc.version, () => guardedText(uri, doc.getText()), delayMs, cursor);
+  }
+
+  /** Character offset of an editor's (primary) cursor. */
+  function cursorOffset(editor: vscode.TextEditor): number {
+    return editor.document.offsetAt(editor.selection.active);
   }
 
   /** The text a state is built from; empty (nothing adapted) for a document the guards leave alone. */
@@ -280,15 +285,12 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
       const doc = e.textEditor.document;
       const uri = doc.uri.toString();
       if (e.textEditor !== vscode.window.activeTextEditor || !isSupported(doc) || skipped.has(uri)) return;
-      client?.cursorMoved(uri, doc.offsetAt(e.selections[0]!.active));
+      client?.cursorMoved(uri, cursorOffset(e.textEditor));
     }),
     vscode.window.onDidChangeActiveTextEditor((editor) => {
       if (editor && isSupported(editor.document)) {
         docChanged(editor.document, 0);
-        client?.cursorMoved(
-          editor.document.uri.toString(),
-          editor.document.offsetAt(editor.selection.active),
-        );
+        client?.cursorMoved(editor.document.uri.toString(), cursorOffset(editor));
       }
       updateStatus();
     }),
