@@ -30,7 +30,10 @@ export interface Generated {
   tokens: number;
   /** Tokens in the document state that was used (0: static). */
   stateTokens: number;
-  /** Geometric-mean probability of the generated tokens (0..1): how sure the model was. */
+  /**
+   * The model's probability of the suggestion's start (its first few characters, see the decoder's
+   * leadLogProb), 0..1: how likely the suggestion is to be taken at all.
+   */
   confidence: number;
   cancelled: boolean;
 }
@@ -79,7 +82,7 @@ export function modelFromClient(client: () => ModelClient | undefined): Completi
           text: out.text,
           tokens: out.tokens,
           stateTokens: out.stateTokens,
-          confidence: out.tokens > 0 ? Math.exp(out.meanLogProb) : 0,
+          confidence: out.tokens > 0 ? Math.exp(out.leadLogProb) : 0,
           cancelled: out.cancelled,
         };
       } catch (e) {

@@ -46,7 +46,10 @@ export function readSettings(): CompletionSettings {
     triggerMode: c.get<TriggerMode>('triggerMode', DEFAULT_SETTINGS.triggerMode),
     debounceMs: Math.max(0, c.get<number>('debounceMs', DEFAULT_SETTINGS.debounceMs)),
     maxLines: Math.max(1, Math.floor(c.get<number>('maxLines', DEFAULT_SETTINGS.maxLines))),
-    minConfidence: DEFAULT_SETTINGS.minConfidence,
+    minConfidence: Math.min(
+      1,
+      Math.max(0, c.get<number>('minStartProbability', DEFAULT_SETTINGS.minConfidence)),
+    ),
     fileCache: c.get<boolean>('adaptation.fileCache', DEFAULT_SETTINGS.fileCache),
     minTokenProb: Math.min(
       1,

@@ -13,7 +13,10 @@ export interface CompletionSettings {
   debounceMs: number;
   /** Most lines of a multi-line suggestion (1: single-line only). */
   maxLines: number;
-  /** Suggestions the model is less sure of than this (geometric-mean token probability) are not shown. */
+  /**
+   * Suggestions whose start the model gives less than this probability (Generated.confidence: its first
+   * characters, given the word typed so far) are not shown (setting fastweights.minStartProbability).
+   */
   minConfidence: number;
   /** Mix the file's n-gram cache into adapted suggestions (setting fastweights.adaptation.fileCache). */
   fileCache: boolean;
@@ -32,8 +35,8 @@ export const DEFAULT_SETTINGS: CompletionSettings = {
   // next key is typed through from the cache; a wait only lets more keys abort the work it delays.
   debounceMs: 0,
   maxLines: 6,
-  // Chosen on the valid split with `npm run replay -- --json` (its confidence_curve); README, "Completions".
-  minConfidence: 0,
+  // Chosen on the valid split with `npm run replay -- --min-confidence P` (README, "Completions").
+  minConfidence: 0.05,
   fileCache: true,
   // Chosen on the valid split with `npm run replay -- --min-token-prob P` (README, "Completions").
   minTokenProb: 0.7,

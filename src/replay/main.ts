@@ -112,13 +112,14 @@ function summary(t: Tally, stats: CompletionStats) {
     latency_ms: { p50: round(latency?.p50 ?? 0, 0), p95: round(latency?.p95 ?? 0, 0) },
     // Acceptance among the shown suggestions at least this confident (an estimate for a higher threshold:
     // hiding one changes what comes after it).
-    confidence_curve: [0.2, 0.3, 0.4, 0.5, 0.6, 0.7].map((min) => {
+    confidence_curve: [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7].map((min) => {
       const kept = [...t.shown].filter((id) => (t.confidence.get(id) ?? 0) >= min);
       const accepted = kept.filter((id) => t.accepted.has(id)).length;
       return {
         min_confidence: min,
         shown: kept.length,
         accepted,
+        keys_saved: kept.reduce((n, id) => n + (t.saved.get(id) ?? 0), 0),
         acceptance_rate: round(accepted / Math.max(1, kept.length), 3),
       };
     }),

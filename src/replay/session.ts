@@ -20,6 +20,8 @@ export interface Tally {
   /** Characters each suggestion showed the first time it was shown. */
   lengths: Map<number, number>;
   accepted: Set<number>;
+  /** Keys each accepted suggestion saved: the characters it inserted less the accept keys. */
+  saved: Map<number, number>;
   accepts: number;
   wordAccepts: number;
   generations: number;
@@ -35,6 +37,7 @@ export function emptyTally(): Tally {
     confidence: new Map(),
     lengths: new Map(),
     accepted: new Set(),
+    saved: new Map(),
     accepts: 0,
     wordAccepts: 0,
     generations: 0,
@@ -96,6 +99,7 @@ export async function typeRegion(
     }
     typed += action.chars;
     tally.accepted.add(s.id);
+    tally.saved.set(s.id, (tally.saved.get(s.id) ?? 0) + action.chars - 1);
     if (action.kind === 'accept') {
       tally.accepts++;
       pipeline.accepted(s.id, uri, action.chars, snapshot(typed));

@@ -77,6 +77,12 @@ export interface Completion {
   tokens: number;
   /** Mean natural-log probability of the generated tokens under the model (0 when none): its confidence. */
   meanLogProb: number;
+  /**
+   * Natural-log probability of the suggestion's lead: its tokens up to the first MIN_KEPT_CHARS non-space
+   * characters, which minTokenProb never cuts (0 when none). How likely the start is right: even a
+   * word-by-word accept needs it.
+   */
+  leadLogProb: number;
   promptTokens: number;
   /** Why decoding stopped ('unsure': the next token was below minTokenProb). */
   stop: 'newline' | 'eos' | 'max_tokens' | 'cancelled' | 'unsure';
@@ -106,7 +112,54 @@ const MIN_KEPT_CHARS = 3;
 /** Decoding steps between two trims of the key/value cache to the attention window. */
 const TRIM_SLACK = 32;
 
-/** Splits the prompt into ids, taking back the final token when healing applies. */
+/** Most tokens taken back by healing (a word the tokenizer split in unusual places). */
+const MAX_HEALED_TOKENS = 3;
+
+/**
+ * How many final tokens of `ids` healing takes back: the last one if it is ordinary whole text (so "cons"
+ * may become "const", and a trailing " " after "return" may become " x", the tokenizer gluing spaces to the
+ * following word), and before it the tokens of the same word, as long as one vocabulary token starts with
+ * all of them. A word typed halfway is often split where the whole word never is (" ret" + "u" for
+ * " retu"): taking back only "u" forces the model to go on from " ret", where it writes "use"; taken back
+ * together, " retu" becomes " return" in one token.
+ */
+function tokensToHeal(rt: FastWeightsRuntime, ids: readonly number[], prefix: string): number {
+  let back = 0;
+  let tail = '';
+  for (let k = 1; k <= MAX_HEALED_TOKENS && k <= ids.length; k++) {
+    const id = ids[ids.length - k]!;
+    const bytes = rt.tokenizer.tokenBytes(id);
+    const piece = Buffer.from(bytes).toString('utf8');
+    if (rt.tokenizer.specialIds.has(id) || bytes.length === 0 || piece.includes('\uFFFD')) break;
+    if (!prefix.endsWith(piece + tail)) break;
+    // Further back only inside one word: this piece ends a word that the taken-back text continues.
+    if (k > 1 && !(/\w$/.test(piece) && /^\w/.test(tail) && !piece.includes('\n'))) break;
+    tail = piece + tail;
+    // The last token always qualifies (it starts with itself).
+    if (k === 1 || someTokenStartsWith(rt, Buffer.from(tail, 'utf8'))) back = k;
+  }
+  return back;
+}
+
+/** Per tokenizer: every byte prefix of every ordinary token (as latin1 strings), built on first use. */
+const tokenPrefixes = new WeakMap<object, Set<string>>();
+
+function someTokenStartsWith(rt: FastWeightsRuntime, bytes: Uint8Array): boolean {
+  const tok = rt.tokenizer;
+  let prefixes = tokenPrefixes.get(tok);
+  if (!prefixes) {
+    prefixes = new Set();
+    for (let id = 0; id < tok.vocabSize; id++) {
+      if (tok.specialIds.has(id)) continue;
+      const b = Buffer.from(tok.tokenBytes(id)).toString('latin1');
+      for (let n = 1; n <= b.length; n++) prefixes.add(b.slice(0, n));
+    }
+    tokenPrefixes.set(tok, prefixes);
+  }
+  return prefixes.has(Buffer.from(bytes).toString('latin1'));
+}
+
+/** Splits the prompt into ids, taking back the final tokens when healing applies (tokensToHeal). */
 export function preparePrompt(
   rt: FastWeightsRuntime,
   prefix: string,
@@ -135,20 +188,11 @@ export function preparePrompt(
     atFileStart = false;
   }
   let healBytes: Uint8Array = new Uint8Array(0);
-  if (heal && ids.length > 0) {
-    const last = ids[ids.length - 1]!;
-    const bytes = rt.tokenizer.tokenBytes(last);
-    const piece = Buffer.from(bytes).toString('utf8');
-    // Any ordinary token that is whole UTF-8 text: "cons" may become "const", and a trailing " " after
-    // "return" may become " x" (the tokenizer glues spaces to the following word).
-    if (
-      !rt.tokenizer.specialIds.has(last) &&
-      bytes.length > 0 &&
-      !piece.includes('\uFFFD') &&
-      prefix.endsWith(piece)
-    ) {
-      healBytes = bytes;
-      ids = ids.slice(0, -1);
+  if (heal) {
+    const back = tokensToHeal(rt, ids, prefix);
+    if (back > 0) {
+      healBytes = Buffer.concat(ids.slice(-back).map((id) => rt.tokenizer.tokenBytes(id)));
+      ids = ids.slice(0, -back);
     }
   }
   const withBos = atFileStart ? [cfg.bos_token_id, ...ids] : ids;
@@ -181,6 +225,30 @@ function logProbOf(logits: Float32Array, vocab: number, id: number): number {
   return logits[id]! - max - Math.log(sum);
 }
 
+/** Log of the probability of the tokens `allowed` takes, in a row of logits or (isProb) probabilities. */
+function logMassOf(
+  row: Float32Array,
+  isProb: boolean,
+  vocab: number,
+  allowed: (id: number) => boolean,
+): number {
+  if (isProb) {
+    let mass = 0;
+    for (let i = 0; i < vocab; i++) if (allowed(i)) mass += row[i]!;
+    return Math.log(Math.max(mass, 1e-30));
+  }
+  let max = -Infinity;
+  for (let i = 0; i < vocab; i++) if (row[i]! > max) max = row[i]!;
+  let all = 0;
+  let kept = 0;
+  for (let i = 0; i < vocab; i++) {
+    const e = Math.exp(row[i]! - max);
+    all += e;
+    if (allowed(i)) kept += e;
+  }
+  return Math.log(Math.max(kept, 1e-30) / all);
+}
+
 function startsWithBytes(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
@@ -209,6 +277,7 @@ export async function completeLine(
     text: '',
     tokens: 0,
     meanLogProb: 0,
+    leadLogProb: 0,
     promptTokens: ids.length,
     stop: 'max_tokens',
     cancelled: false,
@@ -226,6 +295,7 @@ export async function completeLine(
   /** The prompt and the generated tokens: where drafts are looked up, and the n-gram cache's context. */
   const history: number[] = [];
   let logProbSum = 0;
+  let leadDone = false;
   let past: KvCache | undefined;
   let lastHidden: Float32Array = new Float32Array(0);
   let healed = 0; // bytes of healBytes re-generated so far
@@ -309,27 +379,27 @@ export async function completeLine(
    * healing constraint and the n-gram cache, appended to `generated`; or why decoding stops.
    */
   function choose(logits: Float32Array): Completion['stop'] | undefined {
-    // While healing, a token must agree with the bytes still to be re-typed: start with them, or be a
-    // prefix of them (then the rest is healed by the next tokens).
+    // While healing, the token must start with the bytes taken back (tokensToHeal made sure one does).
     const pending = healBytes.subarray(healed);
     const allowed =
       pending.length > 0
-        ? (id: number) => {
-            if (special.has(id)) return false;
-            const b = rt.tokenizer.tokenBytes(id);
-            return b.length > 0 && (startsWithBytes(b, pending) || startsWithBytes(pending, b));
-          }
+        ? (id: number) => !special.has(id) && startsWithBytes(rt.tokenizer.tokenBytes(id), pending)
         : undefined;
     const mixed = mixCache(logits);
     const next = argmaxRow(mixed ?? logits, 0, V, allowed, rt.tokenizer.vocabSize);
-    if (pending.length > 0 && next >= 0)
-      healed += Math.min(pending.length, rt.tokenizer.tokenBytes(next).length);
     if (next < 0 || special.has(next) || next === cfg.bos_token_id) return 'eos';
     const logProb = mixed ? Math.log(Math.max(mixed[next]!, 1e-30)) : logProbOf(logits, V, next);
-    if (logProb < logMinProb && healed >= healBytes.length && showsEnoughText()) return 'unsure';
+    // A token that still re-types the prefix is never cut: the suggestion would end inside the typed word.
+    if (logProb < logMinProb && pending.length === 0 && showsEnoughText()) return 'unsure';
+    if (pending.length > 0) healed += Math.min(pending.length, rt.tokenizer.tokenBytes(next).length);
     generated.push(next);
     history.push(next);
     logProbSum += logProb;
+    if (!leadDone) {
+      // A token that re-types the prefix counts as a choice among the tokens that agree with it.
+      result.leadLogProb += allowed ? logProb - logMassOf(mixed ?? logits, !!mixed, V, allowed) : logProb;
+      leadDone = healed >= healBytes.length && showsEnoughText();
+    }
     if (healed >= healBytes.length) {
       const { text } = rt.tokenizer.decodeBytes(generated);
       const body = text.slice(healedPrefixLength(text));

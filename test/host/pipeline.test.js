@@ -120,6 +120,7 @@ describe('completion pipeline in a real VS Code extension host', function () {
   afterEach(async function () {
     await setSetting('enable', undefined);
     await setSetting('triggerMode', undefined);
+    await setSetting('minStartProbability', undefined);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
@@ -225,6 +226,25 @@ describe('completion pipeline in a real VS Code extension host', function () {
       'export function twice(x: number): number {\n  return |\n}\n',
     );
     await suggestionAtCursor(api, ts);
+  });
+
+  it('a suggestion too unsure to start right is held back while typing, shown when asked', async function () {
+    // No start is this sure: every suggestion that typing asks for is held back.
+    await setSetting('minStartProbability', 1);
+    const editor = await openWithCursor(
+      'src/unsure.ts',
+      'export function third(x: number): number {\n  |\n}\n',
+    );
+    const counters = api.completionPipeline.counters;
+    const unsure = counters.unsure;
+    const shown = api.completionCount;
+    await typeText(editor, 'r');
+    await waitFor('a generation held back as unsure', () => counters.unsure > unsure, 150000);
+    assert.strictEqual(api.completionCount, shown, 'nothing shown while typing');
+    // Asked for (Alt+\\), the same place gets its suggestion however unsure.
+    const c = await suggestionAtCursor(api, editor);
+    assert.ok(c.text.length > 0);
+    console.log(`      held back ${counters.unsure - unsure}, shown when asked: ${JSON.stringify(c.text)}`);
   });
 
   it('manual trigger mode: typing alone asks for nothing; the trigger command does', async function () {

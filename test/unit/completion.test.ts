@@ -82,6 +82,54 @@ describe('line completion (real model)', () => {
     assert.ok(!c.text.startsWith('ret'), JSON.stringify(c.text));
   });
 
+  it('takes back the whole word typed so far when the tokenizer split it, never across a line or a dot', async () => {
+    const rt = await runtime();
+    const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
+    const body = 'export function add(a: Point, b: Point): Point {\n';
+    // "  retu" is tokenized "\n " + " ret" + "u": both word pieces are taken back.
+    const word = preparePrompt(rt, body + '  retu', 512, true);
+    assert.equal(text(word.healBytes), ' retu');
+    const c = await completeLine(rt, body + '  retu', { maxTokens: 8 });
+    assert.ok(c.text.startsWith('rn'), `"retu" goes on as "return", got ${JSON.stringify(c.text)}`);
+    // After a dot only the word after it is taken back, and a line break is never crossed.
+    const member = preparePrompt(rt, body + '  console.lo', 512, true);
+    assert.ok(!text(member.healBytes).includes('.'), JSON.stringify(text(member.healBytes)));
+    assert.ok(text(member.healBytes).length > 0);
+    const blank = preparePrompt(rt, body + 'x', 512, true);
+    assert.ok(!text(blank.healBytes).includes('\n'), JSON.stringify(text(blank.healBytes)));
+  });
+
+  it('never cuts an unsure suggestion inside the word it re-types (no typed text repeated)', async () => {
+    const rt = await runtime();
+    const body = 'const STATICS = {\n  childContextTypes: true,\n';
+    for (const typed of ['  calle', '  retu', '  chil']) {
+      // Every new token is unsure at 0.99: the suggestion ends right after the re-typed word.
+      const c = await completeLine(rt, body + typed, { maxTokens: 8, minTokenProb: 0.99 });
+      const word = typed.trim();
+      assert.ok(
+        !/^\s/.test(c.text) && !c.text.startsWith(word.slice(0, 3)),
+        `${typed} -> ${JSON.stringify(c.text)}`,
+      );
+    }
+  });
+
+  it("reports the probability of the suggestion's lead, conditioned on the word typed so far", async () => {
+    const rt = await runtime();
+    const prefix = 'export function add(a: Point, b: Point): Point {\n  return';
+    // Without healing, one token: its lead is the token itself.
+    const one = await completeLine(rt, prefix, { maxTokens: 1, tokenHealing: false });
+    assert.ok(one.tokens === 1 && one.leadLogProb <= 0);
+    assert.ok(Math.abs(one.leadLogProb - one.meanLogProb) < 1e-9);
+    // Longer: the lead is the first tokens only, so at least as probable as the whole suggestion.
+    const long = await completeLine(rt, prefix, { maxTokens: 16, tokenHealing: false });
+    assert.ok(long.leadLogProb >= long.meanLogProb * long.tokens - 1e-9);
+    // "retu" re-typed as " return" is near certain given what was typed, whatever else " " could start.
+    const healed = await completeLine(rt, prefix.slice(0, -2), { maxTokens: 1 });
+    assert.equal(healed.text, 'rn');
+    assert.ok(Math.exp(healed.leadLogProb) > 0.9, `lead ${Math.exp(healed.leadLogProb)}`);
+    assert.ok(healed.leadLogProb > healed.meanLogProb, 'the condition on the typed word raises it');
+  });
+
   it('reuses the previous prompt from the prompt cache with the same result', async () => {
     const rt = await runtime();
     const cache = new PromptCache();
