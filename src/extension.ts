@@ -149,9 +149,10 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
       workerPath: path.join(context.extensionPath, 'out', 'worker.js'),
       log: (level, message) => log[level](message),
       onBusyChange: () => updateStatus(),
-      onStateChange: (uri) => {
+      onStateChange: (uri, info) => {
         updateStatus();
-        GainPanel.stateChanged(uri);
+        // The panel refreshes when a build is done, not when one starts.
+        if (!info?.building) GainPanel.stateChanged(uri);
       },
       // CUDA failed mid-run (the worker logged why): the status bar now says CPU, its tooltip the reason.
       onInfoChange: () => updateStatus(),

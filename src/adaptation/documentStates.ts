@@ -304,6 +304,8 @@ export class DocumentStates {
     e.doc = doc;
     this.buildingCount++;
     this.opts.onBusyChange?.(this.buildingCount);
+    // Say so at the start too: a build the cursor started (no document update) is otherwise invisible.
+    this.opts.onStateChange?.(e.uri);
     const text = doc.getText();
     try {
       const buildOptions: BuildOptions = {

@@ -126,8 +126,14 @@ describe('FastWeights in a real VS Code extension host', function () {
       }
       assert.fail(`the state of ${uri} did not settle: ${JSON.stringify(api.getDocumentState(uri))}`);
     };
+    /** Moves the cursor; the state info once it changed (or a minute passed) and then settled. */
     const moveTo = async (position) => {
+      const before = api.getDocumentState(uri);
       editor.selection = new vscode.Selection(position, position);
+      for (const deadline = Date.now() + 60000; Date.now() < deadline; await sleep(100)) {
+        const info = api.getDocumentState(uri);
+        if (info && (info.building || info.buildMs !== before.buildMs)) break;
+      }
       return settled();
     };
     // The window holds less than half the file: a jump to the top and one back to the end both move it,
