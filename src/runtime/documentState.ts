@@ -32,6 +32,11 @@ export interface BuildOptions {
   warmupTokens?: number;
   /** Key/value snapshots at the chunk starts near the cursor (default true; false: always warm up). */
   snapshots?: boolean;
+  /**
+   * Keep what the body computed inside the chunks that start at a snapshot, so that an edit there resumes the
+   * body at the edit (default true; false: the edited chunk is run again from its start).
+   */
+  traces?: boolean;
   /** Called with the document's tokens as soon as they are known (the file's n-gram cache counts them). */
   onTokenized?: (tokenized: TokenizedText) => void;
 }
@@ -60,6 +65,11 @@ const WARMUP_TOKENS = 255;
  * and it sees the context a build from scratch gives it. 3.1 MB each, only for documents in use.
  */
 const SNAPSHOT_CHUNKS = 3;
+/**
+ * Chunks on each side of the cursor chunk that also keep their trace (hidden rows and key/value caches of the
+ * whole chunk, about 4.8 MB): an edit in them re-runs the body from the edited token, not the chunk start.
+ */
+const TRACE_CHUNKS = 1;
 /** Chunks computed in one streamed body pass at most (so that runs can be ordered by distance). */
 const MAX_RUN_CHUNKS = 8;
 /** Tokens fed to the body per scheduler unit. */
@@ -90,6 +100,25 @@ interface KvSnapshot {
   kv: KvCache;
   /** Position the snapshot's keys were computed for (the chunk start then; RoPE sees distances only). */
   at: number;
+  /** What the body computed in the chunk that started here, when it was near the cursor. */
+  trace?: ChunkTrace;
+}
+
+/**
+ * The body's pass over one chunk, kept so that a later pass over an edited version of the chunk can start at
+ * the first changed token: the positions before it see the same tokens, so their hidden rows and keys and
+ * values are the same.
+ */
+interface ChunkTrace {
+  /** The chunk's input ids then. */
+  ids: number[];
+  /** Their hidden rows, [ids.length, d]. */
+  hidden: Float32Array;
+  /**
+   * The key/value caches the body returned: entry i of `kv` is chunk-relative position `from + i`; entries
+   * from `to` on saw tokens that have changed since.
+   */
+  caches: { kv: KvCache; from: number; to: number }[];
 }
 
 /** A continued body pass: its key/value cache and the position offset its run was computed with. */
@@ -165,6 +194,8 @@ export class DocumentState {
   buildMs = 0;
   /** Chunks computed (not found in the cache) by the last build. */
   lastBuildComputed = 0;
+  /** Token positions the body ran on in the last build (warm-ups included). */
+  lastBuildBodyTokens = 0;
 
   constructor(private readonly rt: FastWeightsRuntime) {
     this.blocks = new BlockTokenizer(rt.tokenizer);
@@ -184,7 +215,10 @@ export class DocumentState {
   get byteLength(): number {
     let n = 0;
     for (const c of this.computed.values()) n += c.fromEnd.byteLength + c.fromStart.byteLength;
-    for (const sn of this.snapshots.values()) n += sn.kv.keys.byteLength + sn.kv.values.byteLength;
+    for (const sn of this.snapshots.values()) {
+      n += sn.kv.keys.byteLength + sn.kv.values.byteLength;
+      if (sn.trace) n += sn.trace.hidden.byteLength + sum(sn.trace.caches.map((c) => kvBytes(c.kv)));
+    }
     const cc = this.cursorCache;
     return n + (cc ? cc.left.byteLength + cc.right.byteLength + (cc.at?.state.byteLength ?? 0) : 0);
   }
@@ -239,6 +273,7 @@ export class DocumentState {
     this.setLayout(layout, tokenized);
     const missing = layout.map((c, i) => (this.computed.has(c.key) ? -1 : i)).filter((i) => i >= 0);
     this.lastBuildComputed = 0;
+    this.lastBuildBodyTokens = 0;
     const cursorChunk = Math.max(
       0,
       layout.findIndex((c) => c.last >= cursor),
@@ -247,15 +282,26 @@ export class DocumentState {
     // Runs alternate between both sides of the cursor, so keep the ends of the last two.
     let ends: RunEnd[] = [];
     const snapshotKeys = new Set<string>();
+    const traceKeys = new Set<string>();
     const reach = options.snapshots === false ? -1 : SNAPSHOT_CHUNKS;
+    const traceReach = options.traces === false ? -1 : Math.min(reach, TRACE_CHUNKS);
     for (let i = cursorChunk - reach; i <= cursorChunk + reach; i++) {
-      if (i >= 0 && i < layout.length) snapshotKeys.add(this.snapshotKey(ids, layout[i]!.first));
+      if (i < 0 || i >= layout.length) continue;
+      const key = this.snapshotKey(ids, layout[i]!.first);
+      snapshotKeys.add(key);
+      if (Math.abs(i - cursorChunk) <= traceReach) traceKeys.add(key);
     }
-    for (const key of [...this.snapshots.keys()]) if (!snapshotKeys.has(key)) this.snapshots.delete(key);
+    for (const [key, sn] of [...this.snapshots]) {
+      if (!snapshotKeys.has(key)) this.snapshots.delete(key);
+      else if (!traceKeys.has(key)) sn.trace = undefined;
+    }
     for (const run of orderRuns(missing, cursorChunk)) {
       const chunks = run.map((i) => layout[i]!);
       const carried = ends.find((e) => e.end === chunks[0]!.first);
-      ends = [await this.computeRun(ids, chunks, options, carried, snapshotKeys), ...ends].slice(0, 2);
+      ends = [await this.computeRun(ids, chunks, options, carried, snapshotKeys, traceKeys), ...ends].slice(
+        0,
+        2,
+      );
     }
     check();
     this.builtText = text;
@@ -464,8 +510,9 @@ export class DocumentState {
 
   /**
    * Computes consecutive chunks in one streamed body pass: continuing a previous pass, else from the snapshot
-   * at the first chunk's start, else warmed up on the tokens before it. Records snapshots at the starts of the
-   * chunks in `snapshotKeys`.
+   * at the first chunk's start (from its first changed token when the snapshot holds a trace of the chunk),
+   * else warmed up on the tokens before it. Records snapshots at the starts of the chunks in `snapshotKeys`,
+   * and traces of the chunks in `traceKeys`.
    */
   private async computeRun(
     ids: number[],
@@ -473,6 +520,7 @@ export class DocumentState {
     options: BuildOptions,
     carried: RunEnd | undefined,
     snapshotKeys: ReadonlySet<string>,
+    traceKeys: ReadonlySet<string>,
   ): Promise<RunEnd> {
     const rt = this.rt;
     const d = rt.config.d_model;
@@ -487,7 +535,8 @@ export class DocumentState {
     };
     const warmup = options.warmupTokens ?? WARMUP_TOKENS;
     const first = chunks[0]!.first;
-    const snapshot = carried ? undefined : this.snapshots.get(this.snapshotKey(ids, first));
+    const startKey = this.snapshotKey(ids, first);
+    const snapshot = carried ? undefined : this.snapshots.get(startKey);
     const from = carried || snapshot ? first : Math.max(0, first - warmup);
     const to = chunks[chunks.length - 1]!.last + 1;
     const hidden = new Float32Array((to - from) * d);
@@ -495,23 +544,51 @@ export class DocumentState {
     // Positions are fed shifted so that the snapshot's keys keep their distances to the new queries.
     const shift = carried?.shift ?? (snapshot ? snapshot.at - first : 0);
     let done = from; // positions whose hidden states are known
+    // The trace being recorded for the current chunk, attached to its snapshot once the chunk is done.
+    let trace: { key: string; trace: ChunkTrace } | undefined;
+    const resumed = snapshot?.trace && this.resumeTrace(snapshot.trace, ids, chunks[0]!);
+    if (snapshot && resumed) {
+      hidden.set(snapshot.trace!.hidden.subarray(0, resumed.at * d));
+      past = resumed.past;
+      done = first + resumed.at;
+      trace = { key: startKey, trace: resumed.trace };
+      snapshot.trace = undefined; // until the chunk is done (a cancelled pass leaves no half-new trace)
+    }
     for (const chunk of chunks) {
       while (done <= chunk.last) {
-        if (done === chunk.first && done > 0) {
+        if (done === chunk.first) {
           const key = this.snapshotKey(ids, done);
           if (snapshotKeys.has(key)) this.snapshots.set(key, { kv: past, at: done + shift });
+          if (traceKeys.has(key)) {
+            const fresh = {
+              ids: ids.slice(chunk.first, chunk.last + 1),
+              hidden: new Float32Array(0),
+              caches: [],
+            };
+            trace = { key, trace: fresh };
+          }
         }
         // Slices end at chunk starts and ends, so that the cache at each chunk start is at hand.
         const stop = done < chunk.first ? chunk.first : chunk.last + 1;
         const part = ids.slice(done, Math.min(done + BODY_SLICE, stop));
         const at = done;
         const r = await unit(() => rt.body(part, at + shift, past));
+        this.lastBuildBodyTokens += part.length;
         hidden.set(r.hidden, (at - from) * d);
+        if (trace && at >= chunk.first) {
+          const end = at + part.length - chunk.first;
+          trace.trace.caches.push({ kv: r.present, from: end - r.present.length, to: end });
+        }
         past = rt.trimKv(r.present, rt.maxPast);
         done += part.length;
       }
       const len = chunk.last - chunk.first + 1;
       const rows = hidden.subarray((chunk.first - from) * d, (chunk.last + 1 - from) * d);
+      if (trace) {
+        const sn = this.snapshots.get(trace.key);
+        if (sn) sn.trace = { ...trace.trace, hidden: rows.slice(), caches: outermost(trace.trace.caches) };
+        trace = undefined;
+      }
       const targets = ids.slice(chunk.first + 1, chunk.last + 2);
       const wEnd = new Float32Array(len);
       const wStart = new Float32Array(len);
@@ -531,10 +608,39 @@ export class DocumentState {
         if (!known) this.addToCursorCache(chunk.key, contributions);
       }
     }
-    // The next chunk's start too (the run's end), so that an edit there after this one finds it.
+    // The next chunk's start too (the run's end), so that an edit there after this one finds it; a snapshot
+    // already there with a trace of that chunk is kept (same tokens before it).
     const endKey = this.snapshotKey(ids, to);
-    if (snapshotKeys.has(endKey)) this.snapshots.set(endKey, { kv: past, at: to + shift });
+    if (snapshotKeys.has(endKey) && !this.snapshots.get(endKey)?.trace) {
+      this.snapshots.set(endKey, { kv: past, at: to + shift });
+    }
     return { end: to, past, shift };
+  }
+
+  /**
+   * Where a pass over `chunk` can start, given a trace of an earlier pass over it from the same snapshot:
+   * after the tokens the two share. Returns the chunk-relative position, the key/value cache there, and the
+   * trace cut to what still holds; undefined when they share no token or no cache reaches there.
+   */
+  private resumeTrace(
+    trace: ChunkTrace,
+    ids: readonly number[],
+    chunk: ChunkLayout,
+  ): { at: number; past: KvCache; trace: ChunkTrace } | undefined {
+    const len = chunk.last - chunk.first + 1;
+    const n = Math.min(len, trace.ids.length);
+    let at = 0;
+    while (at < n && trace.ids[at] === ids[chunk.first + at]) at++;
+    if (at === 0) return undefined;
+    const start = Math.max(at - this.rt.maxPast, -chunk.first); // bos is at -chunk.first
+    const cache = trace.caches.find((c) => c.from <= start && c.to >= at);
+    if (!cache) return undefined;
+    const caches = trace.caches.map((c) => ({ ...c, to: Math.min(c.to, at) })).filter((c) => c.to > c.from);
+    return {
+      at,
+      past: this.rt.sliceKv(cache.kv, start - cache.from, at - cache.from),
+      trace: { ids: ids.slice(chunk.first, chunk.last + 1), hidden: trace.hidden, caches },
+    };
   }
 
   /**
@@ -725,4 +831,22 @@ function orderRuns(missing: number[], cursorChunk: number): number[][] {
   const distance = (run: number[]): number =>
     cursorChunk < run[0]! ? run[0]! - cursorChunk : Math.max(0, cursorChunk - run[run.length - 1]!);
   return runs.sort((a, b) => distance(a) - distance(b) || a[0]! - b[0]!);
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+function kvBytes(kv: KvCache): number {
+  return kv.keys.byteLength + kv.values.byteLength;
+}
+
+/** The caches not contained in another one (an edit near the start leaves the old ones cut short). */
+function outermost<C extends { from: number; to: number }>(caches: C[]): C[] {
+  return caches.filter(
+    (c, i) =>
+      !caches.some(
+        (o, j) => j !== i && o.from <= c.from && o.to >= c.to && (o.from < c.from || o.to > c.to || j < i),
+      ),
+  );
 }

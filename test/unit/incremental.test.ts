@@ -179,6 +179,37 @@ describe('incremental document state', () => {
     }
   });
 
+  it('resumes the body at the edited token in a chunk near the cursor, with the state of a whole pass', async () => {
+    const rt = await runtime();
+    const traced = new DocumentState(rt);
+    const whole = new DocumentState(rt);
+    const build = async (doc: DocumentState, t: string, traces: boolean): Promise<void> => {
+      const cursorOffset = t.indexOf('\n', t.length / 2);
+      await doc.rebuild(t, { priority: 'foreground', chunkTokens: 64, cursorOffset, traces });
+    };
+    // Typing at the end of a line near the cursor, then an edit earlier in that line, then one after it.
+    const line = lines[middle]!;
+    const versions = [line + ' // c', line + ' // cha', '  ' + line + ' // cha', line + ' // chang'].map(
+      (l) => [...lines.slice(0, middle), l, ...lines.slice(middle + 1)].join('\n'),
+    );
+    await build(traced, text, true);
+    await build(whole, text, false);
+    let saved = 0;
+    for (const version of versions) {
+      await build(traced, version, true);
+      await build(whole, version, false);
+      assert.equal(traced.lastBuildComputed, whole.lastBuildComputed);
+      assert.ok(traced.lastBuildBodyTokens <= whole.lastBuildBodyTokens);
+      saved += whole.lastBuildBodyTokens - traced.lastBuildBodyTokens;
+      for (const at of [0.3, 0.5, 0.52, 0.8]) {
+        const t = Math.floor(traced.tokenCount * at);
+        const err = relativeDiff(traced.stateAt(t), whole.stateAt(t));
+        assert.ok(err < 1e-4, `relative difference ${err} at ${at}`);
+      }
+    }
+    assert.ok(saved > 0, 'some body positions were not run again');
+  });
+
   it('moves the summed state with the cursor as a fresh sum would give it', async () => {
     const rt = await runtime();
     const doc = new DocumentState(rt);
