@@ -35,6 +35,8 @@ export interface DocumentStateInfo {
   bytes: number;
   /** Chunks the last build computed (the rest came from the chunk cache). */
   computedChunks?: number;
+  /** Token positions the last build ran the body on. */
+  bodyTokens?: number;
 }
 
 interface Entry {
@@ -121,6 +123,10 @@ export class DocumentStates {
 
   /** A document changed: rebuild after the debounce. */
   changed(doc: DocumentSnapshot): void {
+    // The change's cursor is newer than the last one reported at rest: without this, the build that
+    // follows would see "the cursor moved" and sum the state at the old place again.
+    const e = this.entries.get(doc.uri);
+    if (e && doc.cursorOffset !== undefined) e.cursorOffset = doc.cursorOffset;
     this.schedule(doc, this.opts.editDebounceMs);
   }
 
@@ -192,6 +198,7 @@ export class DocumentStates {
       buildMs: e.state.buildMs,
       bytes: e.state.byteLength + e.ngrams.byteLength,
       computedChunks: e.state.lastBuildComputed,
+      bodyTokens: e.state.lastBuildBodyTokens,
     };
   }
 

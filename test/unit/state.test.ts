@@ -87,6 +87,22 @@ describe('fast-weight state', () => {
   });
 });
 
+/** The cursor offsets DocumentState.prepareCursor was called with while `run` ran. */
+async function cursorSums(run: () => Promise<void>): Promise<number[]> {
+  const prepared: number[] = [];
+  const original = DocumentState.prototype.prepareCursor;
+  DocumentState.prototype.prepareCursor = function (offset: number) {
+    prepared.push(offset);
+    original.call(this, offset);
+  };
+  try {
+    await run();
+  } finally {
+    DocumentState.prototype.prepareCursor = original;
+  }
+  return prepared;
+}
+
 describe('per-document states: the cursor', () => {
   // About 13,000 tokens; every line marked with its copy's number, so that no chunk repeats another.
   const big = Array.from({ length: 33 }, (_, i) => TEXT.replace(/\n/g, ` // ${i}\n`)).join('\n');
@@ -98,19 +114,28 @@ describe('per-document states: the cursor', () => {
     states.setRuntime(rt);
     states.opened({ uri, version: 1, getText: () => TEXT, cursorOffset: 0 });
     await states.whenIdle(uri);
-    const prepared: number[] = [];
-    const original = DocumentState.prototype.prepareCursor;
-    DocumentState.prototype.prepareCursor = function (offset: number) {
-      prepared.push(offset);
-      original.call(this, offset);
-    };
-    try {
+    const prepared = await cursorSums(async () => {
       for (const offset of [100, 300, 500, 700]) states.cursorMoved(uri, offset);
       await states.whenIdle(uri);
-      assert.deepEqual(prepared, [700], 'one sum, at the last place the cursor rested');
-    } finally {
-      DocumentState.prototype.prepareCursor = original;
-    }
+    });
+    assert.deepEqual(prepared, [700], 'one sum, at the last place the cursor rested');
+    states.dispose();
+  });
+
+  it('after typing, prepares the state at the cursor the change carried, not where it rested before', async () => {
+    const rt = await runtime();
+    const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 });
+    states.setRuntime(rt);
+    states.opened({ uri, version: 1, getText: () => TEXT, cursorOffset: 0 });
+    await states.whenIdle(uri);
+    states.cursorMoved(uri, 200);
+    await states.whenIdle(uri);
+    const typed = TEXT.slice(0, 200) + 'x = 1;' + TEXT.slice(200);
+    const prepared = await cursorSums(async () => {
+      states.changed({ uri, version: 2, getText: () => typed, cursorOffset: 206 });
+      await states.whenIdle(uri);
+    });
+    assert.deepEqual(prepared, [206]);
     states.dispose();
   });
 
