@@ -483,6 +483,49 @@ async function main(): Promise<void> {
       `came from the chunk cache). edit_undo_ms: undoing the last edit (chunks computed: ${computed[edits.length]}).`,
   );
 
+  // Typing at the cursor, as a person does: the cursor comes to rest on a line (cursorMoved), then three
+  // bursts of typing at its end, each one change event with the cursor after the typed text (the extension
+  // sends one per debounce). The first burst at a place warms the body up on the text before the chunk; the
+  // next ones start from what the body kept of the chunk.
+  const typingFirst: number[] = [];
+  const typingThen: number[] = [];
+  const typingChunks: number[] = [];
+  const typingBody: number[] = [];
+  const typingSpots = [40, -90, 130, -170, 60, -20].map((k) => cursorLine + k);
+  const bursts = [' //', ' // see', ' // see above'];
+  for (const line of typingSpots) {
+    const original = bigLinesArr[line]!;
+    states.cursorMoved(uri, offsetOfLine(line) + original.length);
+    await states.whenIdle(uri);
+    for (const [b, typed] of bursts.entries()) {
+      bigLinesArr[line] = original + typed;
+      bigText = bigLinesArr.join('\n');
+      version++;
+      const at = offsetOfLine(line) + bigLinesArr[line]!.length;
+      const t1 = performance.now();
+      states.changed({ uri, version, getText: () => bigText, cursorOffset: at });
+      await states.whenIdle(uri);
+      (b === 0 ? typingFirst : typingThen).push(performance.now() - t1);
+      typingChunks.push(states.info(uri)?.computedChunks ?? -1);
+      typingBody.push(states.info(uri)?.bodyTokens ?? -1);
+    }
+  }
+  const typingAll = [...typingFirst, ...typingThen];
+  log(
+    `typing at the cursor: p50 ${percentile(typingAll, 50).toFixed(1)} ms (first burst at a place ` +
+      `${percentile(typingFirst, 50).toFixed(1)}, later ones ${percentile(typingThen, 50).toFixed(1)})`,
+  );
+  notes.push(
+    `edit_typing_ms: typing at the cursor in the 5,000-line file: at ${typingSpots.length} lines 20-170 lines from ` +
+      'the middle, the cursor comes to rest at the end of the line (cursorMoved, idle), then three bursts ' +
+      `of typing there (${bursts.map((x) => JSON.stringify(x)).join(', ')} appended, one change event each with ` +
+      'the cursor after the text, as the extension sends one per debounce), each timed from the change ' +
+      'event until DocumentStates is idle with the new version built; p50/p95 over all bursts, first: the ' +
+      'first burst at each place (the body warms up on the text before the chunk), then: the later ones (the ' +
+      `body resumes at the first changed token). Chunks computed per burst: ${typingChunks.join(', ')}; body ` +
+      `positions run per burst: ${typingBody.join(', ')}.`,
+  );
+
   // The first completion after the cursor jumps elsewhere in the file, as the extension asks: the state at a
   // far cursor is a fresh sum over the chunks around it. Jumps alternate between asking at once and asking
   // after the cursor came to rest (cursorMoved, which the extension sends from selection changes: the sum
@@ -558,6 +601,12 @@ async function main(): Promise<void> {
     adapt_tokens_per_s_runs: adaptRuns.map((x) => round(x)),
     edit_readapt_ms: { ...p50p95(edits), n: edits.length },
     edit_undo_ms: round(undoMs),
+    edit_typing_ms: {
+      ...p50p95(typingAll),
+      first_p50: round(percentile(typingFirst, 50)),
+      then_p50: round(percentile(typingThen, 50)),
+      n: typingAll.length,
+    },
     completion_after_jump_ms: {
       at_once: round(percentile(jumpCold, 50)),
       after_rest: round(percentile(jumpPrepared, 50)),
@@ -661,6 +710,15 @@ async function main(): Promise<void> {
   add(`edit_readapt_ms.p50 (n=${em.n})`, em.p50, '<= 20');
   add(`edit_readapt_ms.p95 (n=${em.n})`, em.p95);
   add('edit_undo_ms', r['edit_undo_ms']);
+  const ty = r['edit_typing_ms'] as {
+    p50: number;
+    p95: number;
+    first_p50: number;
+    then_p50: number;
+    n: number;
+  };
+  add(`edit_typing_ms.p50 / .p95 (n=${ty.n})`, `${ty.p50} / ${ty.p95}`);
+  add('  p50 first burst at a place / later ones', `${ty.first_p50} / ${ty.then_p50}`);
   const jm = r['completion_after_jump_ms'] as { at_once: number; after_rest: number };
   add('completion_after_jump_ms.p50, at once / after rest', `${jm.at_once} / ${jm.after_rest}`);
   const js = r['completion_after_jump_state_ms'] as { at_once: number; after_rest: number };
