@@ -188,6 +188,8 @@ export class DocumentState {
   private snapshots = new Map<string, KvSnapshot>();
   private tokenized: TokenizedText | undefined;
   private cursorCache: CursorCache | undefined;
+  /** First position of the window the state holds (a large document's window moves only when needed). */
+  private windowStart: number | undefined;
   /** Text the current state was built from. */
   builtText: string | undefined;
   builtAt = 0;
@@ -231,6 +233,7 @@ export class DocumentState {
     this.blocks.clear();
     this.cursorCache = undefined;
     this.snapshots.clear();
+    this.windowStart = undefined;
     this.builtText = undefined;
   }
 
@@ -264,7 +267,8 @@ export class DocumentState {
     const cursor =
       options.cursorOffset === undefined ? 0 : this.blocks.tokensBefore(tokenized, options.cursorOffset);
     const all = layoutChunks(tokenized, chunkTokens);
-    const window = pickWindow(all, cursor, maxTokens);
+    const window = pickWindow(all, cursor, maxTokens, this.windowStart);
+    this.windowStart = window[0]?.first;
     const layout: ChunkLayout[] = window.map((c) => ({
       first: c.first,
       last: c.end - 1,
@@ -339,12 +343,15 @@ export class DocumentState {
     knownBefore: ReadonlySet<string>,
   ): CursorCache | undefined {
     const layout = this.layout;
-    // Where the chunk next to the cursor chunk is now (of equal chunks, the one nearest its old place).
+    // Where the chunk next to the cursor chunk is now (of equal chunks, the one nearest its old position:
+    // indices move when the window does, positions only by what an edit added or removed).
     const find = (j: number): number | undefined => {
-      const key = previous[j]?.key;
+      const old = previous[j];
       let best: number | undefined;
       layout.forEach((x, i) => {
-        if (x.key === key && (best === undefined || Math.abs(i - j) < Math.abs(best - j))) best = i;
+        const nearer =
+          best === undefined || Math.abs(x.first - old!.first) < Math.abs(layout[best]!.first - old!.first);
+        if (x.key === old?.key && nearer) best = i;
       });
       return best;
     };
@@ -805,16 +812,25 @@ function scaleAndAdd(x: FastWeightState, a: number, chunk: CompactState | undefi
   else x.scale(a);
 }
 
-/** The chunks whose positions fall in a window of maxTokens positions around `cursor`. */
+/**
+ * The chunks whose positions fall in a window of maxTokens positions around `cursor`: the window that starts
+ * at `keepFrom` while the cursor is in its middle half (as windowMisses; else every edit away from the
+ * middle would move the window and compute new chunks at its far edges, where they weigh about 1e-4),
+ * else the one centred on the cursor.
+ */
 function pickWindow<C extends { first: number; end: number }>(
   all: C[],
   cursor: number,
   maxTokens: number,
+  keepFrom: number | undefined,
 ): C[] {
   if (all.length === 0) return all;
   const n = all[all.length - 1]!.end;
   if (n <= maxTokens) return all;
-  let lo = Math.max(0, cursor - Math.floor(maxTokens / 2));
+  const margin = Math.floor(maxTokens / 4);
+  const keep =
+    keepFrom !== undefined && cursor >= keepFrom + margin && cursor < keepFrom + maxTokens - margin;
+  let lo = keep ? keepFrom : Math.max(0, cursor - Math.floor(maxTokens / 2));
   const hi = Math.min(n, lo + maxTokens);
   lo = Math.max(0, hi - maxTokens);
   return all.filter((c) => c.first >= lo && c.end <= hi);

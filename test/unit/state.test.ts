@@ -139,6 +139,24 @@ describe('per-document states: the cursor', () => {
     states.dispose();
   });
 
+  it("keeps a large file's window while edits stay in its middle half", async () => {
+    const rt = await runtime();
+    const doc = new DocumentState(rt);
+    const middle = Math.floor(big.length / 2);
+    await doc.rebuild(big, { priority: 'foreground', maxTokens: 4096, cursorOffset: middle });
+    // An edit about 700 tokens after the middle: inside the window's middle half.
+    const at = big.indexOf('\n', middle + 2400);
+    const edited = big.slice(0, at) + ' // edited' + big.slice(at);
+    await doc.rebuild(edited, { priority: 'foreground', maxTokens: 4096, cursorOffset: at + 10 });
+    assert.ok(doc.lastBuildComputed <= 3, `${doc.lastBuildComputed} chunks computed for a one-line edit`);
+    // One far outside it moves the window (new chunks at its edge).
+    const far = edited.indexOf('\n', middle + 9000);
+    const moved = edited.slice(0, far) + ' // edited' + edited.slice(far);
+    await doc.rebuild(moved, { priority: 'foreground', maxTokens: 4096, cursorOffset: far + 10 });
+    assert.ok(doc.lastBuildComputed > 3, `${doc.lastBuildComputed} chunks computed after the window moved`);
+    assert.ok(doc.tokenCount <= 4096);
+  });
+
   it("rebuilds a large file's window around a cursor that left it", async () => {
     const rt = await runtime();
     const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0, maxTokens: 512 });
