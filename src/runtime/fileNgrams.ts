@@ -124,6 +124,8 @@ export class FileNgrams {
   /** Characters of the block keys and ids of the block entries (part of the heap they hold). */
   private blockChars = 0;
   private blockIds = 0;
+  /** What the counts are of: the blocks of `tokenized` in [from, to) not in `skip`. */
+  private counted: { tokenized: TokenizedText; from: number; to: number; skip: Set<number> } | undefined;
 
   constructor(private readonly vocab: number) {}
 
@@ -147,6 +149,7 @@ export class FileNgrams {
     this.blocks.clear();
     this.blockChars = 0;
     this.blockIds = 0;
+    this.counted = undefined;
   }
 
   /**
@@ -159,8 +162,57 @@ export class FileNgrams {
     toBlock = tokenized.blocks.length,
     skip: readonly number[] = [],
   ): void {
+    const from = Math.max(0, fromBlock);
+    const to = Math.min(toBlock, tokenized.blocks.length);
+    const last = this.counted;
+    if (last) this.updateFrom(last, tokenized, from, to, new Set(skip));
+    else this.recount(tokenized, from, to, skip);
+    this.counted = { tokenized, from, to, skip: new Set(skip) };
+  }
+
+  /**
+   * The counts of `tokenized` from those of `last`, through the blocks that changed: blocks at the start and
+   * at the end with the same text and the same ids before them keep their keys (an edit changes a few
+   * blocks in the middle), so only the others, and those whose window or skip status changed, are keyed.
+   */
+  private updateFrom(
+    last: NonNullable<FileNgrams['counted']>,
+    tokenized: TokenizedText,
+    from: number,
+    to: number,
+    skip: ReadonlySet<number>,
+  ): void {
+    const old = last.tokenized;
+    const nOld = old.blocks.length;
+    const nNew = tokenized.blocks.length;
+    let head = 0;
+    while (head < nOld && head < nNew && sameBlock(old, head, tokenized, head)) head++;
+    let tail = 0;
+    while (
+      tail < nOld - head &&
+      tail < nNew - head &&
+      sameBlock(old, nOld - 1 - tail, tokenized, nNew - 1 - tail)
+    )
+      tail++;
+    const wasCounted = (i: number): boolean => i >= last.from && i < last.to && !last.skip.has(i);
+    const isCounted = (j: number): boolean => j >= from && j < to && !skip.has(j);
+    // Blocks of the last count that no longer count, then blocks that count now and did not.
+    for (let i = 0; i < nOld; i++) {
+      if (!wasCounted(i)) continue;
+      const j = i < head ? i : i >= nOld - tail ? i - nOld + nNew : -1;
+      if (j < 0 || !isCounted(j)) this.countBlock(old, i, -1);
+    }
+    for (let j = 0; j < nNew; j++) {
+      if (!isCounted(j)) continue;
+      const i = j < head ? j : j >= nNew - tail ? j - nNew + nOld : -1;
+      if (i < 0 || !wasCounted(i)) this.countBlock(tokenized, j, 1);
+    }
+  }
+
+  /** The counts of the blocks [from, to) not in `skip`, keyed afresh (the first update). */
+  private recount(tokenized: TokenizedText, from: number, to: number, skip: readonly number[]): void {
     const wanted = new Map<string, BlockEntry>();
-    for (let b = Math.max(0, fromBlock); b < Math.min(toBlock, tokenized.blocks.length); b++) {
+    for (let b = from; b < to; b++) {
       if (skip.includes(b)) continue;
       const { key, entry } = blockEntry(tokenized, b);
       const seen = wanted.get(key);
@@ -200,6 +252,10 @@ export class FileNgrams {
       b >= Math.max(0, fromBlock) && b < Math.min(toBlock, tokenized.blocks.length);
     for (const b of new Set(skip)) if (inRange(b) && !before.includes(b)) this.countBlock(tokenized, b, -1);
     for (const b of new Set(before)) if (inRange(b) && !skip.includes(b)) this.countBlock(tokenized, b, 1);
+    const c = this.counted;
+    const same = c && c.tokenized === tokenized && c.from === Math.max(0, fromBlock);
+    if (same && c.to === Math.min(toBlock, tokenized.blocks.length)) c.skip = new Set(skip);
+    else this.counted = undefined; // (not what the last update counted: the next one keys every block)
   }
 
   /** One copy of block `b` more (1) or less (-1), its entry kept or dropped with it. */
@@ -283,6 +339,17 @@ export class FileNgrams {
     }
     return match;
   }
+}
+
+/** Whether block i of a and block j of b have the same key (text, and the MAX_CONTEXT ids before them). */
+function sameBlock(a: TokenizedText, i: number, b: TokenizedText, j: number): boolean {
+  const x = a.blocks[i]!;
+  const y = b.blocks[j]!;
+  if (x.text !== y.text) return false;
+  const n = Math.min(MAX_CONTEXT, x.firstToken);
+  if (Math.min(MAX_CONTEXT, y.firstToken) !== n) return false;
+  for (let k = 1; k <= n; k++) if (a.ids[x.firstToken - k] !== b.ids[y.firstToken - k]) return false;
+  return true;
 }
 
 /** A block's content key (its left context and text) and a one-copy entry of its ids. */

@@ -255,6 +255,49 @@ describe('file n-gram cache', () => {
     }
   });
 
+  it('after random edits, window moves and skips equals counting from scratch', async () => {
+    const rt = await runtime();
+    const V = rt.config.vocab_size;
+    const blocks = new BlockTokenizer(rt.tokenizer);
+    const incremental = new FileNgrams(V);
+    let seed = 11;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const pieces = ['\n', ' x', 'return a;\n', '}\n', 'x = compute(x)\n', '  ', '\n\n'];
+    let text = [TS, PY, TS].join('\n');
+    let skip: number[] = [];
+    const out = new Float32Array(V);
+    const expected = new Float32Array(V);
+    for (let step = 0; step < 40; step++) {
+      const at = random(text.length + 1);
+      const cut = random(4) === 0 ? random(30) : 0; // some edits delete text too
+      text = text.slice(0, at) + pieces[random(pieces.length)]! + text.slice(at + cut);
+      const tokenized = blocks.tokenize(text);
+      const n = tokenized.blocks.length;
+      const from = random(4) === 0 ? random(n) : 0;
+      const to = random(4) === 0 ? from + random(n - from + 1) : n;
+      skip = random(2) === 0 ? [from + random(Math.max(1, to - from))] : [];
+      incremental.update(tokenized, from, to, skip);
+      if (random(3) === 0) {
+        const next = [from + random(Math.max(1, to - from))];
+        incremental.reskip(tokenized, from, to, skip, next);
+        skip = next;
+      }
+      const fresh = new FileNgrams(V);
+      fresh.update(new BlockTokenizer(rt.tokenizer).tokenize(text), from, to, skip);
+      assert.equal(incremental.tokenCount, fresh.tokenCount, `step ${step}`);
+      assert.equal(incremental.byteLength, fresh.byteLength, `step ${step}`);
+      for (const where of [0.2, 0.5, 0.9]) {
+        const t = Math.floor(tokenized.ids.length * where);
+        const context = tokenized.ids.slice(t - MAX_CONTEXT, t);
+        assert.deepEqual(incremental.distribution(context, 1, out), fresh.distribution(context, 1, expected));
+        assertClose(out, expected, `step ${step}, context at ${t}`);
+      }
+    }
+  });
+
   it('counts only a window of blocks around the cursor in long files', async () => {
     const rt = await runtime();
     const tokenized = new BlockTokenizer(rt.tokenizer).tokenize(TS.repeat(4));
