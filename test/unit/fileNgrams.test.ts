@@ -267,7 +267,6 @@ describe('file n-gram cache', () => {
     };
     const pieces = ['\n', ' x', 'return a;\n', '}\n', 'x = compute(x)\n', '  ', '\n\n'];
     let text = [TS, PY, TS].join('\n');
-    let skip: number[] = [];
     const out = new Float32Array(V);
     const expected = new Float32Array(V);
     for (let step = 0; step < 40; step++) {
@@ -278,7 +277,7 @@ describe('file n-gram cache', () => {
       const n = tokenized.blocks.length;
       const from = random(4) === 0 ? random(n) : 0;
       const to = random(4) === 0 ? from + random(n - from + 1) : n;
-      skip = random(2) === 0 ? [from + random(Math.max(1, to - from))] : [];
+      let skip = random(2) === 0 ? [from + random(Math.max(1, to - from))] : [];
       incremental.update(tokenized, from, to, skip);
       if (random(3) === 0) {
         const next = [from + random(Math.max(1, to - from))];
