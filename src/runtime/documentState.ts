@@ -194,8 +194,6 @@ export class DocumentState {
   private snapshots = new Map<string, KvSnapshot>();
   private tokenized: TokenizedText | undefined;
   private cursorCache: CursorCache | undefined;
-  /** First position of the window the state holds (a large document's window moves only when needed). */
-  private windowStart: number | undefined;
   /** Text the current state was built from. */
   builtText: string | undefined;
   builtAt = 0;
@@ -224,7 +222,7 @@ export class DocumentState {
     let n = 0;
     for (const c of this.computed.values()) n += c.fromEnd.byteLength + c.fromStart.byteLength;
     for (const sn of this.snapshots.values()) {
-      n += sn.kv.keys.byteLength + sn.kv.values.byteLength;
+      n += kvBytes(sn.kv);
       if (sn.trace) n += sn.trace.hidden.byteLength + sum(sn.trace.caches.map((c) => kvBytes(c.kv)));
     }
     const cc = this.cursorCache;
@@ -239,7 +237,6 @@ export class DocumentState {
     this.blocks.clear();
     this.cursorCache = undefined;
     this.snapshots.clear();
-    this.windowStart = undefined;
     this.builtText = undefined;
   }
 
@@ -273,8 +270,7 @@ export class DocumentState {
     const cursor =
       options.cursorOffset === undefined ? 0 : this.blocks.tokensBefore(tokenized, options.cursorOffset);
     const all = layoutChunks(tokenized, chunkTokens);
-    const window = pickWindow(all, cursor, maxTokens, this.windowStart);
-    this.windowStart = window[0]?.first;
+    const window = pickWindow(all, cursor, maxTokens, this.layout);
     const layout: ChunkLayout[] = window.map((c) => ({
       first: c.first,
       last: c.end - 1,
@@ -667,10 +663,7 @@ export class DocumentState {
     const n = this.tokenized.ids.length + 1;
     if (n <= maxTokens) return false;
     const t = this.blocks.tokensBefore(this.tokenized, cursorOffset);
-    const margin = Math.floor(maxTokens / 4);
-    const first = layout[0]!.first;
-    const last = layout[layout.length - 1]!.last;
-    return (first > 0 && t < first + margin) || (last < n - 1 && t > last - margin);
+    return !inMiddleHalf(t, layout[0]!.first, layout[layout.length - 1]!.last, n, maxTokens);
   }
 
   /** Sums the state at a cursor offset ahead of the next completion there (it is cached per chunk). */
@@ -819,24 +812,32 @@ function scaleAndAdd(x: FastWeightState, a: number, chunk: CompactState | undefi
 }
 
 /**
- * The chunks whose positions fall in a window of maxTokens positions around `cursor`: the window that starts
- * at `keepFrom` while the cursor is in its middle half (as windowMisses; else every edit away from the
- * middle would move the window and compute new chunks at its far edges, where they weigh about 1e-4),
- * else the one centred on the cursor.
+ * Whether position t lies in the middle half of a window [first, last] of maxTokens positions in a document
+ * of n (a side where the window reaches the document's edge has no margin).
+ */
+function inMiddleHalf(t: number, first: number, last: number, n: number, maxTokens: number): boolean {
+  const margin = Math.floor(maxTokens / 4);
+  return !((first > 0 && t < first + margin) || (last < n - 1 && t > last - margin));
+}
+
+/**
+ * The chunks whose positions fall in a window of maxTokens positions around `cursor`: the last build's window
+ * (`previous`, its chunks) while the cursor is in its middle half, as windowMisses decides for cursor moves
+ * (else every edit away from the middle would move the window and compute new chunks at its far edge, where
+ * they weigh about 1e-4); else the window centred on the cursor.
  */
 function pickWindow<C extends { first: number; end: number }>(
   all: C[],
   cursor: number,
   maxTokens: number,
-  keepFrom: number | undefined,
+  previous: readonly ChunkLayout[],
 ): C[] {
   if (all.length === 0) return all;
   const n = all[all.length - 1]!.end;
   if (n <= maxTokens) return all;
-  const margin = Math.floor(maxTokens / 4);
-  const keep =
-    keepFrom !== undefined && cursor >= keepFrom + margin && cursor < keepFrom + maxTokens - margin;
-  let lo = keep ? keepFrom : Math.max(0, cursor - Math.floor(maxTokens / 2));
+  const [head, tail] = [previous[0], previous[previous.length - 1]];
+  const keep = head && tail && inMiddleHalf(cursor, head.first, tail.last, n, maxTokens);
+  let lo = keep ? head.first : Math.max(0, cursor - Math.floor(maxTokens / 2));
   const hi = Math.min(n, lo + maxTokens);
   lo = Math.max(0, hi - maxTokens);
   return all.filter((c) => c.first >= lo && c.end <= hi);
@@ -863,12 +864,10 @@ function kvBytes(kv: KvCache): number {
   return kv.keys.byteLength + kv.values.byteLength;
 }
 
-/** The caches not contained in another one (an edit near the start leaves the old ones cut short). */
+/** The caches not contained in another one, one of equal ones (an edit leaves old ones cut short). */
 function outermost<C extends { from: number; to: number }>(caches: C[]): C[] {
+  const contains = (o: C, c: C): boolean => o.from <= c.from && o.to >= c.to;
   return caches.filter(
-    (c, i) =>
-      !caches.some(
-        (o, j) => j !== i && o.from <= c.from && o.to >= c.to && (o.from < c.from || o.to > c.to || j < i),
-      ),
+    (c, i) => !caches.some((o, j) => j !== i && contains(o, c) && (!contains(c, o) || j < i)),
   );
 }

@@ -164,10 +164,10 @@ export class FileNgrams {
   ): void {
     const from = Math.max(0, fromBlock);
     const to = Math.min(toBlock, tokenized.blocks.length);
-    const last = this.counted;
-    if (last) this.updateFrom(last, tokenized, from, to, new Set(skip));
-    else this.recount(tokenized, from, to, skip);
-    this.counted = { tokenized, from, to, skip: new Set(skip) };
+    const skipped = new Set(skip);
+    if (this.counted) this.updateFrom(this.counted, tokenized, from, to, skipped);
+    else this.recount(tokenized, from, to, skipped);
+    this.counted = { tokenized, from, to, skip: skipped };
   }
 
   /**
@@ -210,10 +210,10 @@ export class FileNgrams {
   }
 
   /** The counts of the blocks [from, to) not in `skip`, keyed afresh (the first update). */
-  private recount(tokenized: TokenizedText, from: number, to: number, skip: readonly number[]): void {
+  private recount(tokenized: TokenizedText, from: number, to: number, skip: ReadonlySet<number>): void {
     const wanted = new Map<string, BlockEntry>();
     for (let b = from; b < to; b++) {
-      if (skip.includes(b)) continue;
+      if (skip.has(b)) continue;
       const { key, entry } = blockEntry(tokenized, b);
       const seen = wanted.get(key);
       if (seen) seen.copies++;
