@@ -37,7 +37,7 @@ export interface SessionOptions {
   threads?: number;
   /** Threads of the contribution graph (state builds); unset: DEFAULT_CONTRIBUTION_THREADS; 0 as above. */
   contributionThreads?: number;
-  /** Default 'fp32' (the graphs the Python model is checked against). */
+  /** Default 'fp32' (the graphs the Python model is checked against). Applies to the CPU: CUDA runs fp32. */
   precision?: GraphPrecision;
 }
 
@@ -185,6 +185,11 @@ function graphFiles(
   };
 }
 
+/** The precision CPU sessions run at when `asked` is asked for: int8 only where the folder ships it. */
+function cpuPrecision(model: ModelFolder, asked: GraphPrecision): GraphPrecision {
+  return graphFiles(model, asked).quantized ? 'int8' : 'fp32';
+}
+
 type GraphName = 'body' | 'head' | 'contribution' | 'fastChunk';
 
 /** Intra-op threads: of the contribution graph, and of the others (undefined: onnxruntime's choice). */
@@ -263,7 +268,8 @@ export async function createSessions(
       `(the CUDA provider is not shipped; see the README section "CUDA")`;
   } else if (requested === 'cuda' || requested === 'auto') {
     try {
-      sessions = await createAll(model, ['cuda', 'cpu'], threads, precision);
+      // fp32 on CUDA: the int8 graphs are a CPU speed-up (measured there); fp32 is what ran on a GPU.
+      sessions = await createAll(model, ['cuda', 'cpu'], threads, 'fp32');
       provider = 'cuda';
     } catch (e) {
       fallbackReason = describeCudaFailure(e);
@@ -292,7 +298,7 @@ export async function createSessions(
   return new SwitchingSessions(model, s, {
     provider,
     requested,
-    precision: graphFiles(model, precision).quantized ? 'int8' : 'fp32',
+    precision: provider === 'cuda' ? 'fp32' : cpuPrecision(model, precision),
     threads,
     askedPrecision: precision,
     fallbackReason,
@@ -354,7 +360,7 @@ class SwitchingGraph implements GraphSession {
 
 /**
  * The model's sessions behind one object whose graphs keep their identity while the provider changes: a run
- * that fails on CUDA recreates all sessions on the CPU (same graph files, precision and threads), retries that
+ * that fails on CUDA recreates all sessions on the CPU (the asked precision, the same threads), retries that
  * run there once, and stays on the CPU with a fallbackReason; runs still in flight on CUDA finish before its
  * sessions are released. A failed CPU run is just that run's error: nothing changes for the next one.
  */
@@ -364,7 +370,8 @@ class SwitchingSessions implements ModelSessions {
   readonly contribution: GraphSession;
   readonly fastChunk?: GraphSession;
   readonly requested: ProviderChoice;
-  readonly precision: GraphPrecision;
+  /** fp32 on CUDA; on the CPU the asked precision (so it can change with a fallback). */
+  precision: GraphPrecision;
   fallbackReason?: string;
   private gen: Generation;
   private readonly retired: Generation[] = [];
@@ -462,6 +469,7 @@ class SwitchingSessions implements ModelSessions {
       }
       const reason = `CUDA provider failed mid-run (${graph} graph: ${message}); running on the CPU from now on`;
       this.gen = { sessions: cpu, provider: 'cpu', running: 0, retired: false, released: false };
+      this.precision = cpuPrecision(this.model, this.askedPrecision);
       this.fallbackReason = reason;
       failed.retired = true;
       this.retired.push(failed);

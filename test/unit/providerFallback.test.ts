@@ -82,6 +82,12 @@ describe('reliability: CUDA failing mid-run falls back to the CPU', () => {
   afterEach(() => fake.uninstall());
 
   it('a completion whose run fails on CUDA is retried on the CPU; the model stays there and says why', async () => {
+    // What the asked int8 precision loads and answers on the CPU, for the fallback to match.
+    const cpuRt = await FastWeightsRuntime.load({ modelDir: modelDir(), provider: 'cpu', precision: 'int8' });
+    const onCpu = await completeLine(cpuRt, PREFIX, { maxTokens: 6 });
+    await cpuRt.dispose();
+    const cpuFiles = fake.sessions('cpu').map((c) => c.file);
+    fake.created.length = 0;
     const rt = await FastWeightsRuntime.load({
       modelDir: modelDir(),
       provider: 'cuda',
@@ -93,19 +99,24 @@ describe('reliability: CUDA failing mid-run falls back to the CPU', () => {
     rt.sessions.onProviderChange((reason) => changes.push(reason));
     try {
       assert.equal(rt.info.provider, 'cuda');
+      assert.equal(rt.info.precision, 'fp32', 'CUDA runs the fp32 graphs although int8 was asked for');
       assert.equal(rt.info.fallbackReason, undefined);
-      const before = await completeLine(rt, PREFIX, { maxTokens: 6 });
       const cudaFiles = fake.sessions('cuda').map((c) => c.file);
+      assert.ok(
+        cudaFiles.length >= 3 && cudaFiles.every((f) => !f.includes('int8')),
+        'no int8 graph on CUDA',
+      );
+      await completeLine(rt, PREFIX, { maxTokens: 6 });
 
       fake.cuda.fail = 1;
       const after = await completeLine(rt, PREFIX, { maxTokens: 6 });
-      assert.equal(after.text, before.text, 'the retried request answers as it would have on CUDA');
+      assert.equal(after.text, onCpu.text, 'the retried request answers as the CPU model does');
       assert.equal(fake.cuda.fail, 0, 'the injected CUDA fault was hit');
 
       const info = rt.info;
       assert.equal(info.provider, 'cpu');
       assert.equal(info.requested, 'cuda');
-      assert.equal(info.precision, 'int8', 'the same precision');
+      assert.equal(info.precision, 'int8', 'the asked precision, now on the CPU');
       assert.match(info.fallbackReason ?? '', /CUDA provider failed mid-run/);
       assert.ok(info.fallbackReason?.includes(CUDA_ERROR), 'the reason carries the CUDA error');
       assert.deepEqual(changes, [info.fallbackReason], 'the listener heard of the change once');
@@ -113,8 +124,12 @@ describe('reliability: CUDA failing mid-run falls back to the CPU', () => {
       const cpu = fake.sessions('cpu');
       assert.deepEqual(
         cpu.map((c) => c.file),
-        cudaFiles,
-        'the same graph files (precision) recreated on the CPU',
+        cpuFiles,
+        'the graph files a CPU runtime asked for int8 loads',
+      );
+      assert.ok(
+        cpu.some((c) => c.file.includes('int8')),
+        'int8 graphs on the CPU',
       );
       assert.ok(cpu.every((c) => c.providers.join() === 'cpu'));
       assert.deepEqual(
@@ -129,7 +144,7 @@ describe('reliability: CUDA failing mid-run falls back to the CPU', () => {
 
       const cudaRuns = fake.cuda.runs;
       const again = await completeLine(rt, PREFIX, { maxTokens: 6 });
-      assert.equal(again.text, before.text);
+      assert.equal(again.text, onCpu.text);
       assert.equal(fake.cuda.runs, cudaRuns, 'nothing runs on CUDA any more');
       assert.equal(fake.sessions('cpu').length, cpu.length, 'the CPU sessions are made once');
     } finally {
