@@ -7,7 +7,8 @@
  * Options: --json, --threads N (onnxruntime intra-op threads; default: as the extension, DEFAULT_THREADS),
  * --contribution-threads N (of the contribution graph; default: as the extension, DEFAULT_CONTRIBUTION_THREADS),
  * --provider cpu|auto|cuda (default cpu), --precision int8|fp32 (default int8, as the extension), --requests N
- * (cursor positions, default 30), --rounds N (passes over them, default 2).
+ * (cursor positions, default 30), --rounds N (passes over them, default 2), --model DIR (a model folder other
+ * than the shipped one, e.g. a candidate being weighed against it).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -248,7 +249,7 @@ async function completionPasses(
 
 async function main(): Promise<void> {
   const benchStart = performance.now();
-  const modelDir = path.join(root, 'models', 'fw-code-small');
+  const modelDir = path.resolve(argValue('--model') ?? path.join(root, 'models', 'fw-code-small'));
   const notes: string[] = [];
   const results: Record<string, unknown> = {};
 
@@ -662,6 +663,7 @@ async function main(): Promise<void> {
     contribution_threads:
       contributionThreadsArg !== undefined ? Number(contributionThreadsArg) : DEFAULT_CONTRIBUTION_THREADS,
     precision: rt.info.precision,
+    model: rt.info.modelName,
   };
   await rt.dispose();
 
@@ -744,7 +746,7 @@ async function main(): Promise<void> {
   for (const [a, b, c] of rows) console.log(line(a, b, c));
   console.log(
     `\nmachine: ${machine.cpus} x ${machine.cpu_model}, node ${machine.node}, provider ${machine.provider}, ` +
-      `graphs ${machine.precision}, ` +
+      `model ${machine.model}, graphs ${machine.precision}, ` +
       `threads ${machine.threads || 'onnxruntime default'} (contribution graph ` +
       `${machine.contribution_threads || 'onnxruntime default'}); bench ran ${totalS.toFixed(0)} s`,
   );
