@@ -148,15 +148,20 @@ export class DocumentStates {
     }
     if (e.cursorWork) return; // the pending sum reads e.cursorOffset when it runs
     const rt = this.runtime;
+    let at = cursorOffset;
     e.cursorWork = new Promise<void>((resolve) => setTimeout(resolve, CURSOR_SETTLE_MS))
       .then(() =>
         rt.scheduler.run('background', async () => {
           if (this.entries.get(uri) !== e || e.building || e.builtVersion === undefined) return;
-          e.state.prepareCursor(e.cursorOffset ?? cursorOffset);
+          at = e.cursorOffset ?? cursorOffset;
+          e.state.prepareCursor(at);
           this.touch(e);
           this.evict(e);
         }),
       )
+      // Then the chunk there is readied for typing (its snapshot and trace), unless an edit, a build or
+      // another cursor move comes first.
+      .then(() => this.prepareEdit(e, at))
       .catch((err: unknown) => this.opts.log?.(`cursor state for ${uri} failed: ${String(err)}`))
       .finally(() => (e.cursorWork = undefined));
   }
@@ -246,6 +251,25 @@ export class DocumentStates {
       other.state.dropCursorCache();
       // The main thread mirrors each state's bytes: tell it when a drop changed them.
       if (other.state.byteLength !== before) this.opts.onStateChange?.(other.uri);
+    }
+  }
+
+  /** Readies the chunk at a resting cursor for typing (DocumentState.prepareEdit), in background units. */
+  private async prepareEdit(e: Entry, at: number): Promise<void> {
+    const stale = (): boolean =>
+      this.entries.get(e.uri) !== e ||
+      e.building !== undefined ||
+      e.timer !== undefined ||
+      e.builtVersion === undefined ||
+      e.cursorOffset !== at;
+    if (stale()) return;
+    try {
+      if (await e.state.prepareEdit(at, { priority: 'background', isCancelled: stale })) {
+        this.evict(e); // the snapshot and trace count against the budget
+        this.opts.onStateChange?.(e.uri);
+      }
+    } catch (err) {
+      if (!(err instanceof BuildCancelled)) throw err;
     }
   }
 

@@ -530,6 +530,7 @@ export class DocumentState {
     carried: RunEnd | undefined,
     snapshotKeys: ReadonlySet<string>,
     traceKeys: ReadonlySet<string>,
+    bodyOnly = false,
   ): Promise<RunEnd> {
     const rt = this.rt;
     const d = rt.config.d_model;
@@ -598,6 +599,7 @@ export class DocumentState {
         if (sn) sn.trace = { ...trace.trace, hidden: rows.slice(), caches: outermost(trace.trace.caches) };
         trace = undefined;
       }
+      if (bodyOnly) continue;
       const targets = ids.slice(chunk.first + 1, chunk.last + 2);
       const wEnd = new Float32Array(len);
       const wStart = new Float32Array(len);
@@ -669,6 +671,31 @@ export class DocumentState {
   /** Sums the state at a cursor offset ahead of the next completion there (it is cached per chunk). */
   prepareCursor(cursorOffset: number): void {
     if (this.tokenized) this.stateAt(this.blocks.tokensBefore(this.tokenized, cursorOffset));
+  }
+
+  /**
+   * Readies the chunk under a resting cursor for typing: runs the body over it (after the warm-up before it)
+   * to keep the key/value snapshot at its start and its trace, as a build records them for the chunks it
+   * computes near its cursor. The first edit there then re-runs the body from the edited token instead of
+   * warming up on the 255 tokens before the chunk. Its contribution is cached already, so only the body
+   * runs (about 400 positions, in scheduler units of the given priority). Returns whether it ran.
+   */
+  async prepareEdit(cursorOffset: number, options: BuildOptions = {}): Promise<boolean> {
+    if (!this.tokenized || options.snapshots === false || options.traces === false) return false;
+    const ids = [this.rt.config.bos_token_id, ...this.tokenized.ids];
+    const t = this.blocks.tokensBefore(this.tokenized, cursorOffset);
+    const chunk = this.layout.find((c) => c.last >= t);
+    if (!chunk) return false;
+    const key = this.snapshotKey(ids, chunk.first);
+    if (this.snapshots.get(key)?.trace) return false;
+    const keys = new Set([key]);
+    const counted = this.lastBuildBodyTokens; // (what the last build ran, as reported)
+    try {
+      await this.computeRun(ids, [chunk], options, undefined, keys, keys, true);
+    } finally {
+      this.lastBuildBodyTokens = counted;
+    }
+    return true;
   }
 
   /** Token position of the cursor: the position whose prediction is the first token after `prefix`. */

@@ -139,6 +139,42 @@ describe('per-document states: the cursor', () => {
     states.dispose();
   });
 
+  it('readies the chunk where the cursor rests, so that typing there resumes the body at the typed token', async () => {
+    const rt = await runtime();
+    const text = big.slice(0, Math.floor(big.length / 4)); // about 3,000 tokens, all in the state
+    const lineEnd = text.indexOf('\n', Math.floor(text.length * 0.8));
+    const typed = text.slice(0, lineEnd) + ' // typed' + text.slice(lineEnd);
+    const typeAfter = async (rest: boolean): Promise<{ body: number; state: FastWeightState }> => {
+      const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 });
+      states.setRuntime(rt);
+      states.opened({ uri, version: 1, getText: () => text, cursorOffset: 0 });
+      await states.whenIdle(uri);
+      if (rest) {
+        states.cursorMoved(uri, lineEnd);
+        await states.whenIdle(uri);
+      }
+      states.changed({ uri, version: 2, getText: () => typed, cursorOffset: lineEnd + 9 });
+      await states.whenIdle(uri);
+      const info = states.info(uri)!;
+      assert.equal(info.builtVersion, 2);
+      const state = states
+        .stateFor(uri, typed.slice(0, lineEnd + 9))!
+        .state()
+        .clone();
+      states.dispose();
+      return { body: info.bodyTokens ?? 0, state };
+    };
+    const cold = await typeAfter(false);
+    const ready = await typeAfter(true);
+    // Without the rest the edited chunk warms up on the 255 tokens before it and runs from its start.
+    assert.ok(
+      ready.body <= cold.body - 255,
+      `body positions: ${ready.body} after a rest, ${cold.body} without`,
+    );
+    const diff = ready.state.clone().addScaled(cold.state, -1).norm() / cold.state.norm();
+    assert.ok(diff < 1e-4, `relative difference ${diff}`);
+  });
+
   it("keeps a large file's window while edits stay in its middle half", async () => {
     const rt = await runtime();
     const doc = new DocumentState(rt);
