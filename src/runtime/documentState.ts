@@ -684,7 +684,7 @@ export class DocumentState {
     if (!this.tokenized || options.snapshots === false || options.traces === false) return false;
     const ids = [this.rt.config.bos_token_id, ...this.tokenized.ids];
     const t = this.blocks.tokensBefore(this.tokenized, cursorOffset);
-    const chunk = this.layout.find((c) => c.last >= t);
+    const chunk = this.layout.find((c) => c.first <= t && c.last >= t);
     if (!chunk) return false;
     const key = this.snapshotKey(ids, chunk.first);
     if (this.snapshots.get(key)?.trace) return false;
