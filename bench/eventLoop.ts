@@ -9,6 +9,7 @@ import { IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { ModelClient } from '../src/host/client';
 import { adaptationText } from '../src/inputGuards';
 import type { ProviderChoice } from '../src/runtime';
+import { heldOutText } from './heldOut';
 
 export interface EventLoopOptions {
   /** Repository root (worker, model and held-out code are found from it). */
@@ -39,10 +40,11 @@ function histogramMs(h: IntervalHistogram): { maxMs: number; p99Ms: number; mean
   return { maxMs: h.max / 1e6, p99Ms: h.percentile(99) / 1e6, meanMs: h.mean / 1e6 };
 }
 
-/** Held-out code (data/test-files when fetched, else the repository's own sources), joined to `lines`. */
+/** Held-out code (the test split when fetched, else the repository's own sources), joined to `lines`. */
 export function largeFile(root: string, lines: number): string {
-  const held = path.join(root, 'data', 'test-files');
-  const base = fs.existsSync(held) ? held : path.join(root, 'src');
+  const held = heldOutText(root, lines, ['.ts', '.js', '.py']);
+  if (held) return held.text;
+  const base = path.join(root, 'src');
   const files = (fs.readdirSync(base, { recursive: true }) as string[])
     .filter((f) => /\.(ts|js|py)$/.test(f))
     .sort();
