@@ -18,7 +18,7 @@ import { FastWeightsRuntime, KvCache } from './runtime';
 import { Priority } from './scheduler';
 
 export interface BuildOptions {
-  /** Largest chunk in token positions (default 192; chunks average about 2/3 of it). */
+  /** Largest chunk in token positions (default 192; chunks average about 0.6 of it). */
   chunkTokens?: number;
   priority?: Priority;
   isCancelled?: () => boolean;
@@ -106,6 +106,11 @@ interface KvSnapshot {
   kv: KvCache;
   /** Position the snapshot's keys were computed for (the chunk start then; RoPE sees distances only). */
   at: number;
+  /**
+   * Whether the pass that computed it began at the document's start (else at a warm-up, whose first positions
+   * lacked their context): a pass from the start replaces such a snapshot and its trace where it ends.
+   */
+  exact: boolean;
   /** What the body computed in the chunk that started here, when it was near the cursor. */
   trace?: ChunkTrace;
 }
@@ -132,6 +137,7 @@ interface RunEnd {
   end: number;
   past: KvCache;
   shift: number;
+  exact: boolean;
 }
 
 interface CursorCache {
@@ -150,37 +156,72 @@ interface CursorCache {
   at: { t: number; state: FastWeightState } | undefined;
 }
 
-/** FNV-1a of a line: decides content-defined chunk boundaries. */
-function lineHash(text: string): number {
+/** A well-mixed 32-bit hash of a block's text (FNV-1a, then a finalizer: the cut rule compares whole values). */
+function blockHash(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** Chunk layout of the token positions 0..n-1 of `[bos, ...ids]`, cut at block (line) ends by content. */
+/**
+ * Chunk layout of the token positions 0..n-1 of `[bos, ...ids]`, cut at block (line) ends chosen by content.
+ *
+ * A block end is a cut when its block's hash is the smallest among the block ends within `chunkTokens / 3`
+ * tokens on either side (the earlier one on a tie) and the document's start and end are farther than that.
+ * That decision reads only the blocks that close, so an edit moves no cut farther than that from itself, and
+ * cuts are more than that far apart. (The rule before
+ * cut at every fourth hash once a chunk had half its size: after an edit that moved one cut, every later
+ * cut could move too until the two layouts met again; on the valid split 7.5% of one-line edits changed more
+ * than two chunks, one of them 31.) A stretch between two cuts longer than `chunkTokens` is split evenly at
+ * block ends, and a block longer than that (a minified line) every `chunkTokens` positions: both depend on
+ * that stretch alone.
+ */
 export function layoutChunks(
   tokenized: TokenizedText,
   chunkTokens: number,
 ): { first: number; end: number }[] {
   const n = tokenized.ids.length; // positions 0..n-1 (position i predicts ids[i], 1-based in the ids)
-  const minTokens = Math.max(1, Math.floor(chunkTokens / 2));
+  const blocks = tokenized.blocks;
+  const radius = Math.max(1, Math.round(chunkTokens / 3));
+  // Position after each block's last token.
+  const ends = blocks.map((b) => Math.min(n, 1 + b.firstToken + b.ids.length));
+  const hashes = blocks.map((b) => blockHash(b.text));
+  const isCut = (i: number): boolean => {
+    const h = hashes[i]!;
+    // The document's start and end count as cuts too (no sliver of a chunk there; both depend only on the
+    // tokens between them and this block).
+    if (ends[i]! <= radius || ends[i]! >= n - radius) return false;
+    for (let j = i - 1; j >= 0 && ends[i]! - ends[j]! <= radius; j--) if (hashes[j]! <= h) return false;
+    for (let j = i + 1; j < blocks.length && ends[j]! - ends[i]! <= radius; j++)
+      if (hashes[j]! < h) return false;
+    return true;
+  };
   const out: { first: number; end: number }[] = [];
   let first = 0;
-  for (const block of tokenized.blocks) {
-    const end = 1 + block.firstToken + block.ids.length; // position after the block's last token
-    // A block longer than a chunk (a minified line) is cut every chunkTokens positions.
-    while (end - first > chunkTokens) {
-      out.push({ first, end: first + chunkTokens });
-      first += chunkTokens;
+  let next = 0; // first block end after `first`
+  const cutAt = (end: number): void => {
+    if (end > first) out.push({ first, end });
+    first = end;
+    while (next < ends.length && ends[next]! <= first) next++;
+  };
+  for (let i = 0; i <= blocks.length; i++) {
+    const stop = i < blocks.length ? ends[i]! : n;
+    if (i < blocks.length && !isCut(i)) continue;
+    // Split the stretch first..stop evenly: each piece ends at the block end nearest an even share of what
+    // is left, within chunkTokens (inside a block longer than that, chunkTokens on).
+    while (stop - first > chunkTokens) {
+      const target = first + (stop - first) / Math.ceil((stop - first) / chunkTokens);
+      let best = -1;
+      for (let j = next; j < ends.length && ends[j]! <= first + chunkTokens && ends[j]! < stop; j++) {
+        if (best < 0 || Math.abs(ends[j]! - target) < Math.abs(ends[best]! - target)) best = j;
+      }
+      cutAt(best >= 0 ? ends[best]! : first + chunkTokens);
     }
-    const len = end - first;
-    if (len >= chunkTokens || (len >= minTokens && lineHash(block.text) % 4 === 0)) {
-      out.push({ first, end });
-      first = end;
-    }
+    cutAt(stop);
   }
-  if (first < n) out.push({ first, end: n });
-  return out.map((c) => ({ first: c.first, end: Math.min(c.end, n) })).filter((c) => c.end > c.first);
+  return out;
 }
 
 export class DocumentState {
@@ -553,6 +594,7 @@ export class DocumentState {
     let past: KvCache = carried?.past ?? snapshot?.kv ?? rt.emptyKv();
     // Positions are fed shifted so that the snapshot's keys keep their distances to the new queries.
     const shift = carried?.shift ?? (snapshot ? snapshot.at - first : 0);
+    const exact = carried?.exact ?? snapshot?.exact ?? from === 0;
     let done = from; // positions whose hidden states are known
     // The trace being recorded for the current chunk, attached to its snapshot once the chunk is done.
     let trace: { key: string; trace: ChunkTrace } | undefined;
@@ -568,7 +610,7 @@ export class DocumentState {
       while (done <= chunk.last) {
         if (done === chunk.first) {
           const key = this.snapshotKey(ids, done);
-          if (snapshotKeys.has(key)) this.snapshots.set(key, { kv: past, at: done + shift });
+          if (snapshotKeys.has(key)) this.snapshots.set(key, { kv: past, at: done + shift, exact });
           if (traceKeys.has(key)) {
             const fresh = {
               ids: ids.slice(chunk.first, chunk.last + 1),
@@ -620,12 +662,14 @@ export class DocumentState {
       }
     }
     // The next chunk's start too (the run's end), so that an edit there after this one finds it; a snapshot
-    // already there with a trace of that chunk is kept (same tokens before it).
+    // already there with a trace of that chunk is kept (same tokens before it), unless this pass is exact and
+    // it is not (an edit resumed from its trace would give what a warm-up gave, not a pass from the start).
     const endKey = this.snapshotKey(ids, to);
-    if (snapshotKeys.has(endKey) && !this.snapshots.get(endKey)?.trace) {
-      this.snapshots.set(endKey, { kv: past, at: to + shift });
+    const there = this.snapshots.get(endKey);
+    if (snapshotKeys.has(endKey) && (!there?.trace || (exact && !there.exact))) {
+      this.snapshots.set(endKey, { kv: past, at: to + shift, exact });
     }
-    return { end: to, past, shift };
+    return { end: to, past, shift, exact };
   }
 
   /**
@@ -851,7 +895,9 @@ function inMiddleHalf(t: number, first: number, last: number, n: number, maxToke
  * The chunks whose positions fall in a window of maxTokens positions around `cursor`: the last build's window
  * (`previous`, its chunks) while the cursor is in its middle half, as windowMisses decides for cursor moves
  * (else every edit away from the middle would move the window and compute new chunks at its far edge, where
- * they weigh about 1e-4); else the window centred on the cursor.
+ * they weigh about 1e-4); else whole chunks added around the cursor's chunk, each time on the side where the
+ * cursor has fewer positions, while they fit (so the cursor lands in the middle half of what is held, and
+ * the next move inside it keeps this window).
  */
 function pickWindow<C extends { first: number; end: number }>(
   all: C[],
@@ -863,11 +909,23 @@ function pickWindow<C extends { first: number; end: number }>(
   const n = all[all.length - 1]!.end;
   if (n <= maxTokens) return all;
   const [head, tail] = [previous[0], previous[previous.length - 1]];
-  const keep = head && tail && inMiddleHalf(cursor, head.first, tail.last, n, maxTokens);
-  let lo = keep ? head.first : Math.max(0, cursor - Math.floor(maxTokens / 2));
-  const hi = Math.min(n, lo + maxTokens);
-  lo = Math.max(0, hi - maxTokens);
-  return all.filter((c) => c.first >= lo && c.end <= hi);
+  if (head && tail && inMiddleHalf(cursor, head.first, tail.last, n, maxTokens)) {
+    const hi = Math.min(n, head.first + maxTokens);
+    return all.filter((c) => c.first >= head.first && c.end <= hi);
+  }
+  let a = all.findIndex((c) => c.end > cursor);
+  if (a < 0) a = all.length - 1;
+  let b = a;
+  const size = (c: C): number => c.end - c.first;
+  let held = size(all[a]!);
+  for (;;) {
+    const left = a > 0 && held + size(all[a - 1]!) <= maxTokens;
+    const right = b + 1 < all.length && held + size(all[b + 1]!) <= maxTokens;
+    if (!left && !right) break;
+    if (left && (!right || cursor - all[a]!.first <= all[b]!.end - cursor)) held += size(all[--a]!);
+    else held += size(all[++b]!);
+  }
+  return all.slice(a, b + 1);
 }
 
 /** Missing chunk indices grouped into runs of consecutive chunks, nearest the cursor chunk first. */

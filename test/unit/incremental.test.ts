@@ -8,6 +8,7 @@ import {
   completeLine,
   DocumentState,
   FastWeightState,
+  layoutChunks,
   FastWeightsRuntime,
   log2Prob,
   matchTape,
@@ -136,6 +137,31 @@ describe('prompt cache across a moved prompt cut', () => {
     // agreement of the first token or two as with a plain common prefix.
     assert.ok(c.cachedPromptTokens >= 16, `cached ${c.cachedPromptTokens} of ${c.promptTokens} tokens`);
     assert.equal(cache.hits, 1);
+  });
+});
+
+describe('chunk layout', () => {
+  it('moves no chunk boundary far from a one-line edit', async () => {
+    const rt = await runtime();
+    const text = [PARITY, TS, PY, PARITY.replace(/state/g, 'store')].join('\n');
+    const lines = text.split('\n');
+    // Chunks whose cache key (their tokens and the 16 before them) an edit changes: they are computed again.
+    const keys = (t: string): Set<string> => {
+      const tokenized = new BlockTokenizer(rt.tokenizer).tokenize(t);
+      const ids = [0, ...tokenized.ids];
+      return new Set(
+        layoutChunks(tokenized, 192).map((c) => ids.slice(Math.max(0, c.first - 16), c.end + 1).join(',')),
+      );
+    };
+    const before = keys(text);
+    const changed: number[] = [];
+    for (let i = 0; i < lines.length; i += 3) {
+      const edited = [...lines.slice(0, i), lines[i] + ' // edited', ...lines.slice(i + 1)].join('\n');
+      changed.push([...keys(edited)].filter((k) => !before.has(k)).length);
+    }
+    // The edited chunk, a neighbour whose key context or boundary it touched, and at most one more.
+    assert.ok(Math.max(...changed) <= 3, `chunks changed per edit: ${changed.join(' ')}`);
+    assert.ok(changed.every((n) => n >= 1));
   });
 });
 
