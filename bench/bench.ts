@@ -512,7 +512,7 @@ async function main(): Promise<void> {
   const typingThen: number[] = [];
   const typingChunks: number[] = [];
   const typingBody: number[] = [];
-  const typingSpots = [40, -90, 130, -170, 60, -20].map((k) => cursorLine + k);
+  const typingSpots = [40, -90, 130, -170, 60, -20, 110, -50, 150, -130, 25, -65].map((k) => cursorLine + k);
   const bursts = [' //', ' // see', ' // see above'];
   for (const line of typingSpots) {
     const original = bigLinesArr[line]!;

@@ -21,6 +21,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** Share of `values` that pass `test`, to 3 decimals. */
+function share(values: number[], test: (n: number) => boolean): number {
+  return Math.round((1000 * values.filter(test).length) / Math.max(1, values.length)) / 1000;
+}
+
 function chunkKeys(tokenized: TokenizedText): Set<string> {
   const ids = [0, ...tokenized.ids];
   return new Set(
@@ -83,8 +88,8 @@ function main(): void {
       p90: percentile(sorted, 90),
       p99: percentile(sorted, 99),
       max: sorted[sorted.length - 1] ?? 0,
-      share_over_2:
-        Math.round((1000 * changed.filter((n) => n > 2).length) / Math.max(1, changed.length)) / 1000,
+      share_over_1: share(changed, (n) => n > 1),
+      share_over_2: share(changed, (n) => n > 2),
     },
     mean_chunk_positions: Math.round((10 * positions) / Math.max(1, chunks)) / 10,
     mean_chunk_positions_30_line_windows: Math.round((10 * windowPositions) / Math.max(1, windowChunks)) / 10,
@@ -96,7 +101,8 @@ function main(): void {
   const c = result.chunks_changed_per_edit;
   console.log(
     `${files} files, ${changed.length} one-line edits: chunks changed per edit mean ${c.mean}, p90 ${c.p90}, ` +
-      `p99 ${c.p99}, max ${c.max}; more than two: ${(100 * c.share_over_2).toFixed(1)}%\n` +
+      `p99 ${c.p99}, max ${c.max}; more than one: ${(100 * c.share_over_1).toFixed(1)}%, more than two: ` +
+      `${(100 * c.share_over_2).toFixed(1)}%\n` +
       `mean chunk: ${result.mean_chunk_positions} positions (30-line windows: ` +
       `${result.mean_chunk_positions_30_line_windows})`,
   );
