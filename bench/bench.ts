@@ -671,6 +671,8 @@ async function main(): Promise<void> {
       lines: bigText.split('\n').length,
       tokens: bigTokens,
       state_tokens: bigInfo.tokens,
+      // Its state's bytes once open (chunk contributions, snapshots and trace near the cursor, file cache).
+      state_mb: round(bigInfo.bytes / 1048576),
       open_ms: round(openMs),
       source: big.source,
     },

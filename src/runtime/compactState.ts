@@ -9,7 +9,7 @@ import { STATE_TENSOR_NAMES, StateTensorName } from './model';
 import { FastWeightState } from './fastWeights';
 import { accumulateRows } from './simd/rows';
 
-interface QuantizedMatrix {
+export interface QuantizedMatrix {
   kind: 'int8';
   values: Int8Array;
   /** One scale per row (the row's largest magnitude / 127). */
@@ -27,7 +27,7 @@ type CompactTensor = QuantizedMatrix | PlainVector;
 /** Adding and subtracting 1.5 * 2^52 rounds a double to the nearest integer (ties to even), without a branch. */
 const ROUND = 6755399441055744;
 
-function quantizeRows(x: Float32Array, cols: number): QuantizedMatrix {
+export function quantizeRows(x: Float32Array, cols: number): QuantizedMatrix {
   const rows = x.length / cols;
   const values = new Int8Array(x.length);
   const scales = new Float32Array(rows);

@@ -12,6 +12,7 @@
  * its exact key/value cache; a pass that starts elsewhere first feeds the WARMUP_TOKENS before it.
  */
 import { BlockTokenizer, TokenizedText } from './blockTokenizer';
+import { CompactKv, compactKv, compactKvBytes, expandKv } from './compactKv';
 import { CompactState } from './compactState';
 import { FastWeightState, StateMode } from './fastWeights';
 import { FastWeightsRuntime, KvCache } from './runtime';
@@ -72,6 +73,13 @@ const WARMUP_TOKENS = 255;
  */
 const SNAPSHOT_CHUNKS = 3;
 /**
+ * Chunks on each side of the cursor chunk whose start keeps a snapshot as int8 rows (compactKv.ts, 0.8 MB):
+ * beyond SNAPSHOT_CHUNKS, so that an edit a few screens away skips the warm-up too. Measured on the unit-test
+ * fixture, a chunk computed from one is about 1% off a pass from the document's start (an fp32 snapshot:
+ * exact), where a warm-up is 4-7% off.
+ */
+const COMPACT_SNAPSHOT_CHUNKS = 12;
+/**
  * Chunks on each side of the cursor chunk that also keep their trace (hidden rows and key/value caches of the
  * whole chunk, about 4.8 MB): an edit in them re-runs the body from the edited token, not the chunk start.
  */
@@ -103,7 +111,7 @@ interface ChunkContributions {
 }
 
 interface KvSnapshot {
-  kv: KvCache;
+  kv: KvCache | CompactKv;
   /** Position the snapshot's keys were computed for (the chunk start then; RoPE sees distances only). */
   at: number;
   /**
@@ -130,6 +138,21 @@ interface ChunkTrace {
    * from `to` on saw tokens that have changed since.
    */
   caches: { kv: KvCache; from: number; to: number }[];
+}
+
+/** Chunk starts (snapshot keys) where a pass keeps a snapshot, in fp32 (else int8), and a trace. */
+interface RunKeys {
+  snapshot: ReadonlySet<string>;
+  fp32: ReadonlySet<string>;
+  trace: ReadonlySet<string>;
+}
+
+function isCompact(kv: KvCache | CompactKv): kv is CompactKv {
+  return !(kv.keys instanceof Float32Array);
+}
+
+function fullKv(kv: KvCache | CompactKv): KvCache {
+  return isCompact(kv) ? expandKv(kv) : kv;
 }
 
 /** A continued body pass: its key/value cache and the position offset its run was computed with. */
@@ -263,7 +286,7 @@ export class DocumentState {
     let n = 0;
     for (const c of this.computed.values()) n += c.fromEnd.byteLength + c.fromStart.byteLength;
     for (const sn of this.snapshots.values()) {
-      n += kvBytes(sn.kv);
+      n += isCompact(sn.kv) ? compactKvBytes(sn.kv) : kvBytes(sn.kv);
       if (sn.trace) n += sn.trace.hidden.byteLength + sum(sn.trace.caches.map((c) => kvBytes(c.kv)));
     }
     const cc = this.cursorCache;
@@ -328,27 +351,29 @@ export class DocumentState {
     // A run that starts where the previous one ended continues its key/value cache (exact, no warm-up).
     // Runs alternate between both sides of the cursor, so keep the ends of the last two.
     let ends: RunEnd[] = [];
-    const snapshotKeys = new Set<string>();
-    const traceKeys = new Set<string>();
-    const reach = options.snapshots === false ? -1 : SNAPSHOT_CHUNKS;
+    const keys = { snapshot: new Set<string>(), fp32: new Set<string>(), trace: new Set<string>() };
+    const reach = options.snapshots === false ? -1 : COMPACT_SNAPSHOT_CHUNKS;
+    const fp32Reach = Math.min(reach, SNAPSHOT_CHUNKS);
     const traceReach = options.traces === false ? -1 : Math.min(reach, TRACE_CHUNKS);
     for (let i = cursorChunk - reach; i <= cursorChunk + reach; i++) {
       if (i < 0 || i >= layout.length) continue;
       const key = this.snapshotKey(ids, layout[i]!.first);
-      snapshotKeys.add(key);
-      if (Math.abs(i - cursorChunk) <= traceReach) traceKeys.add(key);
+      keys.snapshot.add(key);
+      if (Math.abs(i - cursorChunk) <= fp32Reach) keys.fp32.add(key);
+      if (Math.abs(i - cursorChunk) <= traceReach) keys.trace.add(key);
     }
+    const headDim = rt.config.head_dim;
     for (const [key, sn] of [...this.snapshots]) {
-      if (!snapshotKeys.has(key)) this.snapshots.delete(key);
-      else if (!traceKeys.has(key)) sn.trace = undefined;
+      if (!keys.snapshot.has(key)) this.snapshots.delete(key);
+      else {
+        if (!keys.trace.has(key)) sn.trace = undefined;
+        if (!keys.fp32.has(key) && !isCompact(sn.kv)) sn.kv = compactKv(sn.kv, headDim);
+      }
     }
     for (const run of orderRuns(missing, cursorChunk)) {
       const chunks = run.map((i) => layout[i]!);
       const carried = ends.find((e) => e.end === chunks[0]!.first);
-      ends = [await this.computeRun(ids, chunks, options, carried, snapshotKeys, traceKeys), ...ends].slice(
-        0,
-        2,
-      );
+      ends = [await this.computeRun(ids, chunks, options, carried, keys), ...ends].slice(0, 2);
     }
     check();
     this.builtText = text;
@@ -561,16 +586,15 @@ export class DocumentState {
   /**
    * Computes consecutive chunks in one streamed body pass: continuing a previous pass, else from the snapshot
    * at the first chunk's start (from its first changed token when the snapshot holds a trace of the chunk),
-   * else warmed up on the tokens before it. Records snapshots at the starts of the chunks in `snapshotKeys`,
-   * and traces of the chunks in `traceKeys`.
+   * else warmed up on the tokens before it. Records snapshots at the starts of the chunks in `keys.snapshot`
+   * (int8 unless in `keys.fp32`), and traces of the chunks in `keys.trace`.
    */
   private async computeRun(
     ids: number[],
     chunks: ChunkLayout[],
     options: BuildOptions,
     carried: RunEnd | undefined,
-    snapshotKeys: ReadonlySet<string>,
-    traceKeys: ReadonlySet<string>,
+    keys: RunKeys,
     bodyOnly = false,
   ): Promise<RunEnd> {
     const rt = this.rt;
@@ -584,14 +608,18 @@ export class DocumentState {
         return fn();
       });
     };
+    const keep = (key: string, kv: KvCache): KvCache | CompactKv =>
+      keys.fp32.has(key) ? kv : compactKv(kv, rt.config.head_dim);
     const warmup = options.warmupTokens ?? WARMUP_TOKENS;
     const first = chunks[0]!.first;
     const startKey = this.snapshotKey(ids, first);
-    const snapshot = carried ? undefined : this.snapshots.get(startKey);
+    // (Near the document's start a warm-up is a pass from the start: exact, where an int8 snapshot is not.)
+    const found = carried ? undefined : this.snapshots.get(startKey);
+    const snapshot = found && !(isCompact(found.kv) && first <= warmup) ? found : undefined;
     const from = carried || snapshot ? first : Math.max(0, first - warmup);
     const to = chunks[chunks.length - 1]!.last + 1;
     const hidden = new Float32Array((to - from) * d);
-    let past: KvCache = carried?.past ?? snapshot?.kv ?? rt.emptyKv();
+    let past: KvCache = carried?.past ?? (snapshot ? fullKv(snapshot.kv) : rt.emptyKv());
     // Positions are fed shifted so that the snapshot's keys keep their distances to the new queries.
     const shift = carried?.shift ?? (snapshot ? snapshot.at - first : 0);
     const exact = carried?.exact ?? snapshot?.exact ?? from === 0;
@@ -610,8 +638,9 @@ export class DocumentState {
       while (done <= chunk.last) {
         if (done === chunk.first) {
           const key = this.snapshotKey(ids, done);
-          if (snapshotKeys.has(key)) this.snapshots.set(key, { kv: past, at: done + shift, exact });
-          if (traceKeys.has(key)) {
+          if (keys.snapshot.has(key))
+            this.snapshots.set(key, { kv: keep(key, past), at: done + shift, exact });
+          if (keys.trace.has(key)) {
             const fresh = {
               ids: ids.slice(chunk.first, chunk.last + 1),
               hidden: new Float32Array(0),
@@ -666,8 +695,8 @@ export class DocumentState {
     // it is not (an edit resumed from its trace would give what a warm-up gave, not a pass from the start).
     const endKey = this.snapshotKey(ids, to);
     const there = this.snapshots.get(endKey);
-    if (snapshotKeys.has(endKey) && (!there?.trace || (exact && !there.exact))) {
-      this.snapshots.set(endKey, { kv: past, at: to + shift, exact });
+    if (keys.snapshot.has(endKey) && (!there?.trace || (exact && !there.exact))) {
+      this.snapshots.set(endKey, { kv: keep(endKey, past), at: to + shift, exact });
     }
     return { end: to, past, shift, exact };
   }
@@ -735,7 +764,14 @@ export class DocumentState {
     const keys = new Set([key]);
     const counted = this.lastBuildBodyTokens; // (what the last build ran, as reported)
     try {
-      await this.computeRun(ids, [chunk], options, undefined, keys, keys, true);
+      await this.computeRun(
+        ids,
+        [chunk],
+        options,
+        undefined,
+        { snapshot: keys, fp32: keys, trace: keys },
+        true,
+      );
     } finally {
       this.lastBuildBodyTokens = counted;
     }
