@@ -75,8 +75,8 @@ const SNAPSHOT_CHUNKS = 3;
 /**
  * Chunks on each side of the cursor chunk whose start keeps a snapshot as int8 rows (compactKv.ts, 0.8 MB):
  * beyond SNAPSHOT_CHUNKS, so that an edit a few screens away skips the warm-up too. Measured on the unit-test
- * fixture, a chunk computed from one is about 1% off a pass from the document's start (an fp32 snapshot:
- * exact), where a warm-up is 4-7% off.
+ * fixtures, a chunk computed from one is 0.7-0.9% off a pass from the document's start (from an fp32
+ * snapshot: exact), where one computed after a warm-up is 3-10% off.
  */
 const COMPACT_SNAPSHOT_CHUNKS = 12;
 /**
@@ -194,12 +194,11 @@ function blockHash(text: string): number {
  * A block end is a cut when its block's hash is the smallest among the block ends within `chunkTokens / 3`
  * tokens on either side (the earlier one on a tie) and the document's start and end are farther than that.
  * That decision reads only the blocks that close, so an edit moves no cut farther than that from itself, and
- * cuts are more than that far apart. (The rule before
- * cut at every fourth hash once a chunk had half its size: after an edit that moved one cut, every later
- * cut could move too until the two layouts met again; on the valid split 7.5% of one-line edits changed more
- * than two chunks, one of them 31.) A stretch between two cuts longer than `chunkTokens` is split evenly at
- * block ends, and a block longer than that (a minified line) every `chunkTokens` positions: both depend on
- * that stretch alone.
+ * cuts are more than that far apart. (The rule before cut at every fourth hash once a chunk had half its
+ * size: after an edit that moved one cut, every later cut could move too until the two layouts met again;
+ * on the valid split 7.5% of one-line edits changed more than two chunks, one of them 31.) A stretch between
+ * two cuts longer than `chunkTokens` is split evenly at block ends, and a block longer than that (a minified
+ * line) every `chunkTokens` positions: both depend on that stretch alone.
  */
 export function layoutChunks(
   tokenized: TokenizedText,
