@@ -352,7 +352,8 @@ export class DocumentStates {
       // Counted when the state is done, so that they count against the budget at the same time.
       if (tokens) {
         const cursor = doc.cursorOffset ?? 0;
-        const { from, to } = blocksAround(tokens, cursor, NGRAM_WINDOW_FACTOR * this.opts.maxTokens);
+        const window = NGRAM_WINDOW_FACTOR * this.opts.maxTokens;
+        const { from, to } = blocksAround(tokens, cursor, window, e.counted);
         const skip = unfinishedLineBlocks(tokens, text, cursor);
         e.ngrams.update(tokens, from, to, skip);
         e.counted = { tokens, text, from, to, skip };

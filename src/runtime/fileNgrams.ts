@@ -398,16 +398,30 @@ export function unfinishedLineBlocks(tokenized: TokenizedText, text: string, off
   return [at, at + 1];
 }
 
-/** Blocks [from, to) whose tokens lie within `maxTokens` centred on the block holding `offset`. */
+/**
+ * Blocks [from, to) whose tokens lie within `maxTokens` centred on the block holding `offset`; or `previous`,
+ * the window counted last, while that block lies in its middle half (as the fast-weight state's window does):
+ * a window moved with every cursor move re-keys every block that enters or leaves it, a few thousand tokens
+ * for a jump of a hundred lines.
+ */
 export function blocksAround(
   tokenized: TokenizedText,
   offset: number,
   maxTokens: number,
+  previous?: { from: number; to: number },
 ): { from: number; to: number } {
   const { blocks, ids } = tokenized;
   if (ids.length <= maxTokens) return { from: 0, to: blocks.length };
   const at = blockAt(tokenized, offset);
   const centre = blocks[at]?.firstToken ?? 0;
+  if (previous && previous.from < previous.to && previous.to <= blocks.length) {
+    const first = blocks[previous.from]!.firstToken;
+    const end = blocks[previous.to - 1]!.firstToken + blocks[previous.to - 1]!.ids.length;
+    const margin = maxTokens / 4;
+    const inMiddle =
+      (first === 0 || centre >= first + margin) && (end >= ids.length || centre <= end - margin);
+    if (inMiddle && end - first <= maxTokens + margin) return previous;
+  }
   const lo = Math.max(0, Math.min(centre - maxTokens / 2, ids.length - maxTokens));
   let from = at;
   while (from > 0 && blocks[from - 1]!.firstToken >= lo) from--;

@@ -310,6 +310,13 @@ describe('file n-gram cache', () => {
       from: 0,
       to: tokenized.blocks.length,
     });
+    // A cursor that stays in the middle half keeps the window (no block re-keyed); one beyond it moves it.
+    const near = tokenized.blocks[from + Math.floor((to - from) * 0.6)]!.start;
+    assert.deepEqual(blocksAround(tokenized, near, 1000, { from, to }), { from, to });
+    assert.notDeepEqual(blocksAround(tokenized, near, 1000), { from, to }, 'a centred window would move');
+    const far = tokenized.blocks[to + 5]!.start;
+    const moved = blocksAround(tokenized, far, 1000, { from, to });
+    assert.ok(moved.from > from && moved.to > to, JSON.stringify(moved));
   });
 
   it('gives the cache more weight the longer and surer its match', () => {
