@@ -750,16 +750,34 @@ export class DocumentState {
    * to keep the key/value snapshot at its start and its trace, as a build records them for the chunks it
    * computes near its cursor. The first edit there then re-runs the body from the edited token instead of
    * warming up on the 255 tokens before the chunk. Its contribution is cached already, so only the body
-   * runs (about 400 positions, in scheduler units of the given priority). Returns whether it ran.
+   * runs (about 400 positions, in scheduler units of the given priority). First, the fp32 snapshots farther
+   * than SNAPSHOT_CHUNKS from that chunk become int8, as the first build there would make them (about 3 ms
+   * each, up to seven after a move: while the cursor rests, not in the first typing burst). Returns whether
+   * anything changed.
    */
   async prepareEdit(cursorOffset: number, options: BuildOptions = {}): Promise<boolean> {
     if (!this.tokenized || options.snapshots === false || options.traces === false) return false;
     const ids = [this.rt.config.bos_token_id, ...this.tokenized.ids];
     const t = this.blocks.tokensBefore(this.tokenized, cursorOffset);
-    const chunk = this.layout.find((c) => c.first <= t && c.last >= t);
+    const at = this.layout.findIndex((c) => c.first <= t && c.last >= t);
+    const chunk = this.layout[at];
     if (!chunk) return false;
+    const near = new Set(
+      this.layout
+        .slice(Math.max(0, at - SNAPSHOT_CHUNKS), at + SNAPSHOT_CHUNKS + 1)
+        .map((c) => this.snapshotKey(ids, c.first)),
+    );
+    const far = [...this.snapshots]
+      .filter(([k, sn]) => !near.has(k) && !isCompact(sn.kv))
+      .map(([, sn]) => sn);
+    if (far.length > 0) {
+      await this.rt.scheduler.run(options.priority ?? 'background', async () => {
+        if (options.isCancelled?.()) throw new BuildCancelled();
+        for (const sn of far) sn.kv = isCompact(sn.kv) ? sn.kv : compactKv(sn.kv, this.rt.config.head_dim);
+      });
+    }
     const key = this.snapshotKey(ids, chunk.first);
-    if (this.snapshots.get(key)?.trace) return false;
+    if (this.snapshots.get(key)?.trace) return far.length > 0;
     const keys = new Set([key]);
     const counted = this.lastBuildBodyTokens; // (what the last build ran, as reported)
     try {

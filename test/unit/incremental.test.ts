@@ -291,6 +291,29 @@ describe('incremental document state', () => {
     }
   });
 
+  it('rounds the fp32 snapshots left far from a resting cursor to int8 before typing starts there', async () => {
+    const rt = await runtime();
+    type Snapshots = { snapshots: Map<string, { kv: { keys: unknown } }> };
+    const big = [PARITY, TS, PY, PARITY.replace(/state/g, 'store')].join('\n');
+    const doc = new DocumentState(rt);
+    await doc.rebuild(big, {
+      priority: 'foreground',
+      chunkTokens: 64,
+      cursorOffset: big.indexOf('\n', big.length / 2),
+    });
+    const fp32 = (): number =>
+      [...(doc as unknown as Snapshots).snapshots.values()].filter((sn) => sn.kv.keys instanceof Float32Array)
+        .length;
+    const before = fp32();
+    assert.ok(before >= 5, `${before} fp32 snapshots around the cursor`);
+    // The cursor comes to rest about 45 lines further (more than three 64-token chunks away).
+    const lines = big.split('\n');
+    const rest = lines.slice(0, Math.floor(lines.length / 2) + 45).join('\n').length;
+    assert.ok(await doc.prepareEdit(rest, { priority: 'foreground' }));
+    // Only the snapshot of the chunk readied there (and the next chunk's start) stay fp32.
+    assert.ok(fp32() <= 2, `${fp32()} fp32 snapshots left of ${before}`);
+  });
+
   it('moves the summed state with the cursor as a fresh sum would give it', async () => {
     const rt = await runtime();
     const doc = new DocumentState(rt);
