@@ -10,11 +10,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlockTokenizer, TokenizedText } from '../src/runtime/blockTokenizer';
-import { layoutChunks } from '../src/runtime/documentState';
+import {
+  DEFAULT_CHUNK_TOKENS as CHUNK_TOKENS,
+  KEY_CONTEXT,
+  layoutChunks,
+} from '../src/runtime/documentState';
 import { CodeTokenizer } from '../src/runtime/tokenizer';
 
-const CHUNK_TOKENS = 192; // DocumentState's default
-const KEY_CONTEXT = 16; // documentState.ts
 const MAX_CHARS = 200_000; // the extension's input guards send at most 262,144 characters
 
 function percentile(sorted: number[], p: number): number {

@@ -56,7 +56,9 @@ export class BuildCancelled extends Error {
  * cost 0.007% bits per token against a state built from scratch (64: 0.003%, 0: 0.035%) and compute 1.40
  * chunks per typing burst instead of 1.80.
  */
-const KEY_CONTEXT = 16;
+export const KEY_CONTEXT = 16;
+/** Largest chunk in token positions when a build does not say (BuildOptions.chunkTokens). */
+export const DEFAULT_CHUNK_TOKENS = 192;
 /**
  * Tokens before a recomputed chunk fed to the body first, so that its first positions see a full attention
  * window. Measured on the unit-test fixtures (64-token chunks, one-line edit): the state then differs from a
@@ -321,7 +323,7 @@ export class DocumentState {
   async rebuild(text: string, options: BuildOptions = {}): Promise<void> {
     const rt = this.rt;
     const t0 = performance.now();
-    const chunkTokens = options.chunkTokens ?? 192;
+    const chunkTokens = options.chunkTokens ?? DEFAULT_CHUNK_TOKENS;
     const maxTokens = options.maxTokens ?? 32768;
     const check = (): void => {
       if (options.isCancelled?.()) throw new BuildCancelled();
@@ -361,14 +363,11 @@ export class DocumentState {
       if (Math.abs(i - cursorChunk) <= fp32Reach) keys.fp32.add(key);
       if (Math.abs(i - cursorChunk) <= traceReach) keys.trace.add(key);
     }
-    const headDim = rt.config.head_dim;
     for (const [key, sn] of [...this.snapshots]) {
       if (!keys.snapshot.has(key)) this.snapshots.delete(key);
-      else {
-        if (!keys.trace.has(key)) sn.trace = undefined;
-        if (!keys.fp32.has(key) && !isCompact(sn.kv)) sn.kv = compactKv(sn.kv, headDim);
-      }
+      else if (!keys.trace.has(key)) sn.trace = undefined;
     }
+    this.compactSnapshots(keys.fp32);
     for (const run of orderRuns(missing, cursorChunk)) {
       const chunks = run.map((i) => layout[i]!);
       const carried = ends.find((e) => e.end === chunks[0]!.first);
@@ -767,17 +766,15 @@ export class DocumentState {
         .slice(Math.max(0, at - SNAPSHOT_CHUNKS), at + SNAPSHOT_CHUNKS + 1)
         .map((c) => this.snapshotKey(ids, c.first)),
     );
-    const far = [...this.snapshots]
-      .filter(([k, sn]) => !near.has(k) && !isCompact(sn.kv))
-      .map(([, sn]) => sn);
-    if (far.length > 0) {
+    const far = [...this.snapshots].some(([k, sn]) => !near.has(k) && !isCompact(sn.kv));
+    if (far) {
       await this.rt.scheduler.run(options.priority ?? 'background', async () => {
         if (options.isCancelled?.()) throw new BuildCancelled();
-        for (const sn of far) sn.kv = isCompact(sn.kv) ? sn.kv : compactKv(sn.kv, this.rt.config.head_dim);
+        this.compactSnapshots(near);
       });
     }
     const key = this.snapshotKey(ids, chunk.first);
-    if (this.snapshots.get(key)?.trace) return far.length > 0;
+    if (this.snapshots.get(key)?.trace) return far;
     const keys = new Set([key]);
     const counted = this.lastBuildBodyTokens; // (what the last build ran, as reported)
     try {
@@ -793,6 +790,13 @@ export class DocumentState {
       this.lastBuildBodyTokens = counted;
     }
     return true;
+  }
+
+  /** Stores every fp32 snapshot whose key is not in `keep` as int8 rows (compactKv.ts). */
+  private compactSnapshots(keep: ReadonlySet<string>): void {
+    for (const [key, sn] of this.snapshots) {
+      if (!keep.has(key) && !isCompact(sn.kv)) sn.kv = compactKv(sn.kv, this.rt.config.head_dim);
+    }
   }
 
   /** Token position of the cursor: the position whose prediction is the first token after `prefix`. */
