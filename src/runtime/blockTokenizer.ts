@@ -17,6 +17,8 @@ export interface TokenBlock {
   ids: readonly number[];
   /** Index (in the document's ids, without bos) of the block's first token. */
   firstToken: number;
+  /** blockHash(text), kept with the block so that a chunk layout need not hash every block again. */
+  hash: number;
 }
 
 export interface TokenizedText {
@@ -25,6 +27,32 @@ export interface TokenizedText {
 }
 
 const WHITESPACE = /\s/;
+
+/** A well-mixed 32-bit hash of a block's text (FNV-1a, then a finalizer: the cut rule compares whole values). */
+export function blockHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * Length of the longest common prefix of `a` and `b` (`fromEnd`: suffix), at most `max` characters. A binary
+ * search over slice comparisons, which run as native memory compares: on a 230,000-character document
+ * about 0.05 ms, where a loop over charCodeAt took about 2 ms.
+ */
+export function commonAffix(a: string, b: string, max: number, fromEnd = false): number {
+  const part = (s: string, n: number): string => (fromEnd ? s.slice(s.length - n) : s.slice(0, n));
+  let lo = 0;
+  let hi = Math.min(max, a.length, b.length);
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (part(a, mid) === part(b, mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
 
 /** Index of the block holding character `offset` (the last block starting at or before it; 0 if none). */
 export function blockAt(tokenized: TokenizedText, offset: number): number {
@@ -49,8 +77,8 @@ export function blockStarts(text: string): number[] {
 }
 
 export class BlockTokenizer {
-  /** Ids of blocks seen lately, by block text (undo and re-typing find theirs here). */
-  private cache = new Map<string, readonly number[]>();
+  /** Ids and hashes of blocks seen lately, by block text (undo and re-typing find theirs here). */
+  private cache = new Map<string, { ids: readonly number[]; hash: number }>();
   /** The last text and its blocks: an edit re-cuts only the part between their common prefix and suffix. */
   private last: { text: string; tokenized: TokenizedText } | undefined;
 
@@ -64,7 +92,7 @@ export class BlockTokenizer {
     this.last = { text, tokenized };
     // Blocks no longer in the text stay cached until the cache is twice the document's blocks.
     if (this.cache.size > 2 * tokenized.blocks.length + 64) {
-      this.cache = new Map(tokenized.blocks.map((b) => [b.text, b.ids]));
+      this.cache = new Map(tokenized.blocks.map((b) => [b.text, { ids: b.ids, hash: b.hash }]));
     }
     return tokenized;
   }
@@ -81,13 +109,19 @@ export class BlockTokenizer {
       const start = cuts[b]!;
       const blockText = text.slice(start, cuts[b + 1] ?? to);
       if (blockText.length === 0) continue;
-      let blockIds = this.cache.get(blockText);
-      if (!blockIds) {
-        blockIds = this.tokenizer.encode(blockText);
-        this.cache.set(blockText, blockIds);
+      let known = this.cache.get(blockText);
+      if (!known) {
+        known = { ids: this.tokenizer.encode(blockText), hash: blockHash(blockText) };
+        this.cache.set(blockText, known);
       }
-      blocks.push({ text: blockText, start, ids: blockIds, firstToken: firstToken + ids.length });
-      for (const id of blockIds) ids.push(id);
+      blocks.push({
+        text: blockText,
+        start,
+        ids: known.ids,
+        firstToken: firstToken + ids.length,
+        hash: known.hash,
+      });
+      for (const id of known.ids) ids.push(id);
     }
     return { blocks, ids };
   }
@@ -101,15 +135,8 @@ export class BlockTokenizer {
   private retokenize(before: string, old: TokenizedText, text: string): TokenizedText {
     if (before === text) return old;
     const max = Math.min(before.length, text.length);
-    let prefix = 0;
-    while (prefix < max && before.charCodeAt(prefix) === text.charCodeAt(prefix)) prefix++;
-    let suffix = 0;
-    while (
-      suffix < max - prefix &&
-      before.charCodeAt(before.length - 1 - suffix) === text.charCodeAt(text.length - 1 - suffix)
-    ) {
-      suffix++;
-    }
+    const prefix = commonAffix(before, text, max);
+    const suffix = commonAffix(before, text, max - prefix, true);
     const { blocks } = old;
     if (blocks.length === 0) return this.tokenizeRange(text, 0, text.length, 0);
     // Kept at the start: the blocks before the one holding prefix - 1.
@@ -129,6 +156,7 @@ export class BlockTokenizer {
       start: b.start + delta,
       ids: b.ids,
       firstToken: b.firstToken + tokenShift,
+      hash: b.hash,
     }));
     // concat, not spread: a 5,000-line file has some 40,000 ids.
     return {

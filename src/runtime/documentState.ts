@@ -181,15 +181,6 @@ interface CursorCache {
   at: { t: number; state: FastWeightState } | undefined;
 }
 
-/** A well-mixed 32-bit hash of a block's text (FNV-1a, then a finalizer: the cut rule compares whole values). */
-function blockHash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
 /**
  * Chunk layout of the token positions 0..n-1 of `[bos, ...ids]`, cut at block (line) ends chosen by content.
  *
@@ -211,7 +202,7 @@ export function layoutChunks(
   const radius = Math.max(1, Math.round(chunkTokens / 3));
   // Position after each block's last token.
   const ends = blocks.map((b) => Math.min(n, 1 + b.firstToken + b.ids.length));
-  const hashes = blocks.map((b) => blockHash(b.text));
+  const hashes = blocks.map((b) => b.hash);
   const isCut = (i: number): boolean => {
     const h = hashes[i]!;
     // The document's start and end count as cuts too (no sliver of a chunk there; both depend only on the
@@ -331,7 +322,7 @@ export class DocumentState {
     check();
     const tokenized = this.blocks.tokenize(text);
     options.onTokenized?.(tokenized);
-    const ids = [rt.config.bos_token_id, ...tokenized.ids];
+    const ids = [rt.config.bos_token_id].concat(tokenized.ids); // (a spread of some 40,000 ids took 2 ms)
     const cursor =
       options.cursorOffset === undefined ? 0 : this.blocks.tokensBefore(tokenized, options.cursorOffset);
     const all = layoutChunks(tokenized, chunkTokens);
@@ -612,15 +603,21 @@ export class DocumentState {
     const first = chunks[0]!.first;
     const startKey = this.snapshotKey(ids, first);
     // (Near the document's start a warm-up is a pass from the start: exact, where an int8 snapshot is not.)
+    const usable = (sn: KvSnapshot | undefined, at: number): sn is KvSnapshot =>
+      sn !== undefined && !(isCompact(sn.kv) && at <= warmup);
     const found = carried ? undefined : this.snapshots.get(startKey);
-    const snapshot = found && !(isCompact(found.kv) && first <= warmup) ? found : undefined;
-    const from = carried || snapshot ? first : Math.max(0, first - warmup);
+    const snapshot = usable(found, first) ? found : undefined;
+    // Without one there (an edit just before changed the tokens it was keyed by), the nearest earlier chunk
+    // start closer than the warm-up that has one: fewer body positions than a warm-up, and a full context.
+    const earlier = carried || snapshot ? undefined : this.snapshotBefore(ids, first, warmup, usable);
+    const from = carried || snapshot ? first : (earlier?.at ?? Math.max(0, first - warmup));
     const to = chunks[chunks.length - 1]!.last + 1;
     const hidden = new Float32Array((to - from) * d);
-    let past: KvCache = carried?.past ?? (snapshot ? fullKv(snapshot.kv) : rt.emptyKv());
+    const start = snapshot ?? earlier?.snapshot;
+    let past: KvCache = carried?.past ?? (start ? fullKv(start.kv) : rt.emptyKv());
     // Positions are fed shifted so that the snapshot's keys keep their distances to the new queries.
-    const shift = carried?.shift ?? (snapshot ? snapshot.at - first : 0);
-    const exact = carried?.exact ?? snapshot?.exact ?? from === 0;
+    const shift = carried?.shift ?? (start ? start.at - from : 0);
+    const exact = carried?.exact ?? start?.exact ?? from === 0;
     let done = from; // positions whose hidden states are known
     // The trace being recorded for the current chunk, attached to its snapshot once the chunk is done.
     let trace: { key: string; trace: ChunkTrace } | undefined;
@@ -636,7 +633,9 @@ export class DocumentState {
       while (done <= chunk.last) {
         if (done === chunk.first) {
           const key = this.snapshotKey(ids, done);
-          if (keys.snapshot.has(key))
+          // (The snapshot the pass started from stays as it is, unless it is int8 where fp32 is wanted.)
+          const same = snapshot && done === first && isCompact(snapshot.kv) === !keys.fp32.has(key);
+          if (keys.snapshot.has(key) && !same)
             this.snapshots.set(key, { kv: keep(key, past), at: done + shift, exact });
           if (keys.trace.has(key)) {
             const fresh = {
@@ -700,6 +699,26 @@ export class DocumentState {
   }
 
   /**
+   * The latest chunk start before `first`, fewer than `warmup` tokens before it, with a snapshot that `usable`
+   * accepts there: where a pass that finds no snapshot at `first` starts instead of a warm-up.
+   */
+  private snapshotBefore(
+    ids: readonly number[],
+    first: number,
+    warmup: number,
+    usable: (sn: KvSnapshot | undefined, at: number) => boolean,
+  ): { at: number; snapshot: KvSnapshot } | undefined {
+    for (let i = this.layout.length - 1; i >= 0; i--) {
+      const at = this.layout[i]!.first;
+      if (at >= first) continue;
+      if (first - at >= warmup) return undefined;
+      const sn = this.snapshots.get(this.snapshotKey(ids, at));
+      if (usable(sn, at)) return { at, snapshot: sn! };
+    }
+    return undefined;
+  }
+
+  /**
    * Where a pass over `chunk` can start, given a trace of an earlier pass over it from the same snapshot:
    * after the tokens the two share. Returns the chunk-relative position, the key/value cache there, and the
    * trace cut to what still holds; undefined when they share no token or no cache reaches there.
@@ -756,7 +775,7 @@ export class DocumentState {
    */
   async prepareEdit(cursorOffset: number, options: BuildOptions = {}): Promise<boolean> {
     if (!this.tokenized || options.snapshots === false || options.traces === false) return false;
-    const ids = [this.rt.config.bos_token_id, ...this.tokenized.ids];
+    const ids = [this.rt.config.bos_token_id].concat(this.tokenized.ids);
     const t = this.blocks.tokensBefore(this.tokenized, cursorOffset);
     const at = this.layout.findIndex((c) => c.first <= t && c.last >= t);
     const chunk = this.layout[at];
