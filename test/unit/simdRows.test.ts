@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { accumulateRows, Int8Rows, simdRows, sumScaled } from '../../src/runtime/simd/rows';
+import { accumulateRows, Int8Rows, quantizeRows, simdRows, sumScaled } from '../../src/runtime/simd/rows';
 import { CompactState, FastWeightState } from '../../src/runtime';
 
 function randomRows(rows: number, cols: number, seed: number): Int8Rows {
@@ -39,6 +39,35 @@ describe('int8 row sums in WebAssembly SIMD', () => {
       for (let i = 0; i < js.length; i++) worst = Math.max(worst, Math.abs(wasm[i]! - js[i]!));
       assert.ok(worst < 1e-5, `${rows}x${cols}: largest difference ${worst}`);
       assert.notDeepEqual(wasm, start, 'the sum changed y');
+    }
+  });
+
+  it('rounds float32 rows to int8 as the JavaScript loop does (but for the odd tie)', () => {
+    for (const [rows, cols] of [
+      [256, 1024],
+      [1530, 64],
+      [3, 16],
+      [2, 24], // not a multiple of 16: the JavaScript loop either way
+    ] as const) {
+      const x = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 5)));
+      x.fill(0, cols, 2 * cols); // a row of zeros
+      simdRows(true);
+      const wasm = quantizeRows(x, cols);
+      simdRows(false);
+      const js = quantizeRows(x, cols);
+      simdRows(true);
+      assert.deepEqual(wasm.scales, js.scales, `${rows}x${cols}: scales`);
+      let off = 0;
+      for (let i = 0; i < x.length; i++) {
+        assert.ok(Math.abs(wasm.values[i]! - js.values[i]!) <= 1, `${rows}x${cols}: value ${i}`);
+        if (wasm.values[i] !== js.values[i]) off++;
+      }
+      assert.ok(off <= x.length / 1000, `${rows}x${cols}: ${off} values a step off`);
+      assert.ok(wasm.values.subarray(cols, 2 * cols).every((v) => v === 0) && wasm.scales[1] === 0);
+      assert.ok(
+        wasm.values.some((v) => v === 127 || v === -127),
+        'the largest magnitude takes the last step',
+      );
     }
   });
 
