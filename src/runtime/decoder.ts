@@ -2,9 +2,13 @@
  * Line completion: prefill the prompt with the KV cache, then greedy decoding with a fixed fast-weight state
  * until the end of the line, a special token or a token budget.
  *
- * Token healing: the last prompt token is taken back and the first generated token must start with its bytes,
+ * Token healing: the last prompt token is taken back and the generated tokens must re-type its bytes first,
  * so that "cons|" can become "const" instead of the rare split "cons" + "t", and "return |" can continue with
- * " x" instead of a lone space token the model rarely saw.
+ * " x" instead of a lone space token the model rarely saw. Where the bytes taken back are whitespace only, a
+ * token may also re-type just their start and leave the rest to the next one: after a line's indentation
+ * "\n  |" the tokenizer's own split of the line that follows is "\n " + " ?" (the last space goes with the
+ * word), which a token that must start with all of "\n  " rules out; the model then wrote deeper
+ * indentation, as after "\n    ". (Inside a word the same freedom let it pick rare splits: measured worse.)
  */
 import { FastWeightState } from './fastWeights';
 import {
@@ -249,6 +253,18 @@ function logMassOf(
   return Math.log(Math.max(kept, 1e-30) / all);
 }
 
+/**
+ * Whether a token may come next while `pending` bytes are to be re-typed: it starts with them, or, where they
+ * are whitespace only, it is a start of them (see the top of this file).
+ */
+function retypes(bytes: Uint8Array, pending: Uint8Array): boolean {
+  if (startsWithBytes(bytes, pending)) return true;
+  return bytes.length > 0 && pending.every(isSpaceByte) && startsWithBytes(pending, bytes);
+}
+
+/** Space, tab, line feed, carriage return. */
+const isSpaceByte = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
+
 function startsWithBytes(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
@@ -379,11 +395,12 @@ export async function completeLine(
    * healing constraint and the n-gram cache, appended to `generated`; or why decoding stops.
    */
   function choose(logits: Float32Array): Completion['stop'] | undefined {
-    // While healing, the token must start with the bytes taken back (tokensToHeal made sure one does).
+    // While healing, the token re-types the bytes taken back (all of them, or a start of whitespace; the
+    // tokens taken back are one way: tokensToHeal made sure of it).
     const pending = healBytes.subarray(healed);
     const allowed =
       pending.length > 0
-        ? (id: number) => !special.has(id) && startsWithBytes(rt.tokenizer.tokenBytes(id), pending)
+        ? (id: number) => !special.has(id) && retypes(rt.tokenizer.tokenBytes(id), pending)
         : undefined;
     const mixed = mixCache(logits);
     const next = argmaxRow(mixed ?? logits, 0, V, allowed, rt.tokenizer.vocabSize);

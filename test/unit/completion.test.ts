@@ -99,6 +99,22 @@ describe('line completion (real model)', () => {
     assert.ok(!text(blank.healBytes).includes('\n'), JSON.stringify(text(blank.healBytes)));
   });
 
+  it("after a line's indentation, suggests the line's code, not more indentation", async () => {
+    const rt = await runtime();
+    const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');
+    const ts =
+      'export function add(a: Point, b: Point): Point {\n  return { x: a.x + b.x, y: a.y + b.y };\n}\n\n' +
+      'export function sub(a: Point, b: Point): Point {\n  ';
+    const py = 'def area(w, h):\n    return w * h\n\n\ndef perimeter(w, h):\n    ';
+    for (const prefix of [ts, py]) {
+      // The indentation is taken back; the line that follows is tokenized "\n " + " return" (the last space
+      // goes with the word), so the first token re-types only part of it.
+      assert.match(text(preparePrompt(rt, prefix, 512, true).healBytes), /^\n +$/);
+      const c = await completeLine(rt, prefix, { maxTokens: 6 });
+      assert.ok(c.text.startsWith('return'), JSON.stringify(c.text));
+    }
+  });
+
   it('never cuts an unsure suggestion inside the word it re-types (no typed text repeated)', async () => {
     const rt = await runtime();
     const body = 'const STATICS = {\n  childContextTypes: true,\n';
