@@ -293,8 +293,10 @@ async function main(): Promise<void> {
     abort,
     wall_s: Math.round((performance.now() - t0) / 1000),
   };
+  // (0 when a run was left out with --modes.)
+  const ran = (m: string): boolean => modes.some((x) => x === m);
   const overStatic = (x: number): number =>
-    Math.round((100 * x) / Math.max(0.1, result.static.keystrokes_saved_pct)) / 100;
+    ran('static') ? Math.round((100 * x) / Math.max(0.1, result.static.keystrokes_saved_pct)) / 100 : 0;
   result.state_over_static = overStatic(result.state.keystrokes_saved_pct);
   result.adapted_over_static = overStatic(result.adapted.keystrokes_saved_pct);
   if (values.json) {
