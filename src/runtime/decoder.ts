@@ -255,11 +255,11 @@ function logMassOf(
 
 /**
  * Whether a token may come next while `pending` bytes are to be re-typed: it starts with them, or, where they
- * are whitespace only, it is a start of them (see the top of this file).
+ * are whitespace only (`spaces`, the same for every token), it is a start of them (see the top of this file).
  */
-function retypes(bytes: Uint8Array, pending: Uint8Array): boolean {
+function retypes(bytes: Uint8Array, pending: Uint8Array, spaces: boolean): boolean {
   if (startsWithBytes(bytes, pending)) return true;
-  return bytes.length > 0 && pending.every(isSpaceByte) && startsWithBytes(pending, bytes);
+  return spaces && bytes.length > 0 && startsWithBytes(pending, bytes);
 }
 
 /** Space, tab, line feed, carriage return. */
@@ -398,9 +398,10 @@ export async function completeLine(
     // While healing, the token re-types the bytes taken back (all of them, or a start of whitespace; the
     // tokens taken back are one way: tokensToHeal made sure of it).
     const pending = healBytes.subarray(healed);
+    const spaces = pending.every(isSpaceByte);
     const allowed =
       pending.length > 0
-        ? (id: number) => !special.has(id) && retypes(rt.tokenizer.tokenBytes(id), pending)
+        ? (id: number) => !special.has(id) && retypes(rt.tokenizer.tokenBytes(id), pending, spaces)
         : undefined;
     const mixed = mixCache(logits);
     const next = argmaxRow(mixed ?? logits, 0, V, allowed, rt.tokenizer.vocabSize);
