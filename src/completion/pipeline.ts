@@ -110,9 +110,12 @@ export class CompletionPipeline {
     if (!shouldSuggest(ctx.lineSuffix)) return none('policy');
 
     const hit = this.cache.find(ctx.uri, ctx.prefix);
-    // "Nothing here" is remembered for typing, but a user who asks (Alt+\\) gets a fresh try.
-    const askAgain = kind === 'manual' && hit !== undefined && hit.text === '';
-    if (hit && !askAgain) return this.fromCache(hit, ctx, settings);
+    if (hit) {
+      // "Nothing here" (no text, or text post-processing drops) is remembered for typing, but a user who
+      // asks (Alt+\\) gets a fresh try: the file's state may have been built or changed since.
+      const cached = this.fromCache(hit, ctx, settings);
+      if (cached.kind === 'shown' || kind !== 'manual') return cached;
+    }
     if (decision === 'cache-only') return none('manual-mode');
 
     const lines = linesAllowed(ctx, settings.maxLines);

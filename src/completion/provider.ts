@@ -89,22 +89,27 @@ export class FastWeightsInlineProvider implements vscode.InlineCompletionItemPro
     context: vscode.InlineCompletionContext,
     token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const kind = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? 'manual' : 'automatic';
     if (!this.host.client()?.info) {
       // Typed before the model finished loading: wait for it rather than drop the request, since the
       // editor does not ask again until the next keystroke.
       const cancelled = whenCancelled(token);
       await Promise.race([this.host.ready(), cancelled.promise]);
       cancelled.dispose();
-      if (token.isCancellationRequested || !this.host.client()?.info) return undefined;
+      if (token.isCancellationRequested) return undefined;
+      if (!this.host.client()?.info) {
+        if (kind === 'manual') this.host.log.info('no completion: the model is not loaded');
+        return undefined;
+      }
     }
     const version = document.version;
-    const kind = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? 'manual' : 'automatic';
     const t0 = performance.now();
     const outcome: Outcome = await this.pipeline.provide(snapshotOf(document, position), kind, token);
     if (outcome.kind !== 'shown') {
-      this.host.log.trace(
-        `no completion at ${position.line + 1}:${position.character + 1}: ${outcome.reason}`,
-      );
+      // Why an explicit ask (Alt+\\) showed nothing is worth a line at the default level.
+      const line = `no completion at ${position.line + 1}:${position.character + 1}: ${outcome.reason}`;
+      if (kind === 'manual') this.host.log.info(line);
+      else this.host.log.trace(line);
       return undefined;
     }
     // The document moved on while the model ran: this suggestion is for text that is gone.

@@ -179,6 +179,22 @@ describe('completion pipeline (stand-in model)', () => {
     assert.equal(model.requests.length, 2, 'a shown suggestion is served from the cache');
   });
 
+  it('asks the model again where the user asks and the cached suggestion was dropped by post-processing', async () => {
+    let calls = 0;
+    // The first answer is one character, too short to show; the model answers differently the second time
+    // (as after the file's state was built).
+    const model = new FakeModel(() => (calls++ === 0 ? 'E' : 'PI;'));
+    const p = make(model);
+    assert.deepEqual(await p.provide(doc('x = Math.|'), 'automatic', NEVER_CANCELLED), {
+      kind: 'none',
+      reason: 'too-short',
+    });
+    assert.equal((await p.provide(doc('x = Math.|'), 'automatic', NEVER_CANCELLED)).kind, 'none');
+    assert.equal(model.requests.length, 1, 'typing is served from the cache');
+    assert.equal(shownText(await p.provide(doc('x = Math.|'), 'manual', NEVER_CANCELLED)), 'PI;');
+    assert.equal(model.requests.length, 2);
+  });
+
   it('drops a suggestion that repeats the next line and one that is only whitespace', async () => {
     const p = make(new FakeModel((r) => (r.prefix.endsWith('x') ? '   ' : 'return 1;')));
     const o = await p.provide(doc('function f() {\n  |\n  return 1;\n}'), 'automatic', NEVER_CANCELLED);

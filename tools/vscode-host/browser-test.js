@@ -102,6 +102,20 @@ async function waitForGhost(page, timeoutMs, retriggerMs) {
   return false;
 }
 
+/** The last lines of the extension host log and the FastWeights output channel log under `dir`, on stderr. */
+function printExtensionLog(dir, lines = 120) {
+  if (!fs.existsSync(dir)) return;
+  for (const f of fs.readdirSync(dir, { recursive: true })) {
+    if (!/(FastWeights|remoteexthost)\.log$/.test(String(f))) continue;
+    const text = fs
+      .readFileSync(path.join(dir, String(f)), 'utf8')
+      .trimEnd()
+      .split('\n');
+    console.error(`[browser-test] ${f} (last ${Math.min(lines, text.length)} of ${text.length} lines):`);
+    console.error(text.slice(-lines).join('\n'));
+  }
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   fs.mkdirSync(opts.out, { recursive: true });
@@ -223,9 +237,6 @@ async function main() {
     result.ok = false;
     result.error = String(e.message || e);
     if (page) await screenshot(page, path.join(opts.out, 'browser-failure.png')).catch(() => {});
-    // The workbench and extension host logs (the extension's output channel among them) tell why.
-    const logs = path.join(server.dirs.userData, 'logs');
-    if (fs.existsSync(logs)) fs.cpSync(logs, path.join(opts.out, 'browser-logs'), { recursive: true });
     // The extension's status bar entry says whether it activated and its model is ready.
     if (page) {
       result.statusBar = await page
@@ -245,6 +256,11 @@ async function main() {
     }
     if (context) await context.close().catch(() => {});
     await server.stop();
+    // The workbench and extension host logs (the extension's output channel among them) tell why a run
+    // failed; CI keeps only the console, so a failure also prints the extension's own log there.
+    const logs = path.join(server.dirs.userData, 'logs');
+    if (fs.existsSync(logs)) fs.cpSync(logs, path.join(opts.out, 'browser-logs'), { recursive: true });
+    if (!result.ok) printExtensionLog(path.join(opts.out, 'browser-logs'));
     fs.rmSync(base, { recursive: true, force: true });
   }
   console.log(JSON.stringify(result, null, 2));
