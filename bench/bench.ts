@@ -30,6 +30,7 @@ import { DEFAULT_SETTINGS } from '../src/completion/settings';
 import { DEFAULT_NGRAM_PARAMS } from '../src/runtime/fileNgrams';
 import { DEFAULT_CONTRIBUTION_THREADS, DEFAULT_THREADS } from '../src/runtime/sessions';
 import { measureEventLoopDelay } from './eventLoop';
+import { FileSwitchSample, measureFileSwitch } from './fileSwitch';
 import { HeldOutText, heldOutText } from './heldOut';
 
 const root = path.resolve(__dirname, '..');
@@ -711,6 +712,37 @@ async function main(): Promise<void> {
       'uses (int8 graphs, as the extension), from the edit until the state is built (adapt_ms); idle_max/idle_p99: ' +
       'the same over 3 s with the worker idle, what the machine load alone causes. Also: npm run bench:eventloop.',
   );
+
+  // --- The first suggestion after going to another file (bench/fileSwitch.ts): four 400-line parts of
+  // the held-out file, visited in turn, with and without the cursor resting before the request. ---
+  const parts = [0, 1, 2, 3].map((i) => allLines.slice(i * 400, (i + 1) * 400).join('\n'));
+  const sw = await measureFileSwitch({ root, modelDir, texts: parts, provider });
+  const swMs = (xs: FileSwitchSample[]): { p50: number; p95: number } => p50p95(xs.map((x) => x.ms));
+  const cachedShare = (xs: FileSwitchSample[]): number =>
+    round(
+      xs.reduce((a, x) => a + x.cachedPromptTokens, 0) /
+        Math.max(
+          1,
+          xs.reduce((a, x) => a + x.promptTokens, 0),
+        ),
+    );
+  results['switch_completion_ms'] = { ...swMs(sw.rest), prompt_cached: cachedShare(sw.rest) };
+  results['switch_completion_no_rest_ms'] = { ...swMs(sw.noRest), prompt_cached: cachedShare(sw.noRest) };
+  results['switch_back_completion_ms'] = { ...swMs(sw.back), prompt_cached: cachedShare(sw.back) };
+  log(
+    `first suggestion after going to another file: cursor rested ${sw.restMs} ms p50/p95 ` +
+      `${swMs(sw.rest).p50}/${swMs(sw.rest).p95} ms, at once ${swMs(sw.noRest).p50}/${swMs(sw.noRest).p95} ms; back and forth between two files ` +
+      `${swMs(sw.back).p50}/${swMs(sw.back).p95} ms`,
+  );
+  notes.push(
+    `switch_completion_ms: the first suggestion (48 tokens at most) after going to another of four open files ` +
+      `(400-line parts of the held-out file, visited in turn, so the one gone to was used three files ago), ` +
+      `through the ModelClient and worker the extension uses (int8), ${sw.rest.length} visits; the cursor rests ` +
+      `${sw.restMs} ms in the file before the request (the worker prefills its prompt meanwhile). ` +
+      'switch_completion_no_rest_ms: the request comes at once. switch_back_completion_ms: requests at once, ' +
+      'going back and forth between two of the files. prompt_cached: the share of prompt tokens whose ' +
+      'keys and values were already there.',
+  );
   const totalS = (performance.now() - benchStart) / 1000;
   const out = { ...results, machine, bench_seconds: round(totalS), notes };
 
@@ -748,6 +780,11 @@ async function main(): Promise<void> {
   add('completion_after_jump_ms.p50, at once / after rest', `${jm.at_once} / ${jm.after_rest}`);
   const js = r['completion_after_jump_state_ms'] as { at_once: number; after_rest: number };
   add('  of it the state at the cursor', `${js.at_once} / ${js.after_rest}`);
+  const sr = r['switch_completion_ms'] as { p50: number; p95: number };
+  const sn = r['switch_completion_no_rest_ms'] as { p50: number; p95: number };
+  const sb = r['switch_back_completion_ms'] as { p50: number; p95: number };
+  add('switch_completion_ms p50 / p95, after rest / at once', `${sr.p50} / ${sr.p95}, ${sn.p50} / ${sn.p95}`);
+  add('switch_back_completion_ms p50 / p95', `${sb.p50} / ${sb.p95}`);
   add('fwl_overhead_ratio', r['fwl_overhead_ratio'], '<= 1.15');
   add('fwl_overhead_ratio_per_token', r['fwl_overhead_ratio_per_token']);
   add('fwl_overhead_ratio_state_only', r['fwl_overhead_ratio_state_only']);

@@ -174,3 +174,42 @@ export function extendTape(
   if (match.shared > 0) cache.hits++;
   else cache.misses++;
 }
+
+/**
+ * One prompt cache per document, for the few documents used last: going back to a file reuses its prompt's
+ * keys and values, and another document's keys never align with a prompt by chance.
+ */
+export class PromptCaches {
+  private readonly byUri = new Map<string, PromptCache>();
+
+  constructor(readonly capacity: number) {}
+
+  /** The cache of `uri` without marking it used (undefined when there is none). */
+  peek(uri: string): PromptCache | undefined {
+    return this.byUri.get(uri);
+  }
+
+  /** The cache of `uri`, now the most recently used; made (dropping the least recently used) if missing. */
+  for(uri: string): PromptCache {
+    const cache = this.byUri.get(uri) ?? new PromptCache();
+    this.byUri.delete(uri);
+    this.byUri.set(uri, cache);
+    for (const old of this.byUri.keys()) {
+      if (this.byUri.size <= this.capacity) break;
+      this.byUri.delete(old);
+    }
+    return cache;
+  }
+
+  delete(uri: string): void {
+    this.byUri.delete(uri);
+  }
+
+  clear(): void {
+    this.byUri.clear();
+  }
+
+  get size(): number {
+    return this.byUri.size;
+  }
+}

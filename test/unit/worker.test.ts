@@ -130,6 +130,32 @@ describe('model worker (what the extension runs)', () => {
     client.documentClosed(uri);
   });
 
+  it("prefills the prompt where the cursor comes to rest in a file opened or switched to, and keeps the last two files' prompts", async () => {
+    const files = ['a', 'b', 'c'].map((n) => `file:///tmp/worker-prompt-${n}.ts`);
+    const prefix = TEXT.slice(0, TEXT.indexOf('perimeter'));
+    for (const uri of files) {
+      client.documentChanged(uri, 1, () => TEXT, 0, prefix.length);
+      await client.whenIdle(uri);
+    }
+    // The cursor rests in file a before the first request there: its prompt was prefilled meanwhile (the
+    // cursor message reaches the worker before the request, and the warm-up takes the model first).
+    client.cursorMoved(files[0]!, prefix.length);
+    await new Promise((r) => setTimeout(r, 400));
+    const warmed = await client.complete(files[0]!, prefix, 8);
+    assert.ok(warmed.promptTokens > 50);
+    assert.ok(warmed.cachedPromptTokens >= warmed.promptTokens - 4, JSON.stringify(warmed));
+    // A request with no rest before it: the whole prompt is fed.
+    const cold = await client.complete(files[1]!, prefix, 8);
+    assert.equal(cold.cachedPromptTokens, 0);
+    // Back to file a after one other file: its keys are still there; file c pushes out the older of a and b.
+    const back = await client.complete(files[0]!, prefix, 8);
+    assert.ok(back.cachedPromptTokens >= back.promptTokens - 4, JSON.stringify(back));
+    assert.equal(back.text, warmed.text);
+    await client.complete(files[2]!, prefix, 8);
+    assert.equal((await client.complete(files[1]!, prefix, 8)).cachedPromptTokens, 0, 'b was dropped');
+    for (const uri of files) client.documentClosed(uri);
+  });
+
   it('evaluates a text with progress', async () => {
     let progress = 0;
     const r = await client.evaluate(TEXT, 0, undefined, (done) => (progress = done));
