@@ -208,8 +208,4 @@ export class PromptCaches {
   clear(): void {
     this.byUri.clear();
   }
-
-  get size(): number {
-    return this.byUri.size;
-  }
 }
