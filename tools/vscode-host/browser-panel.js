@@ -4,6 +4,7 @@
 // chart (the editor's cursor moves there) and press "Reset this file" (the adapted figure becomes static).
 const path = require('path');
 const { screenshot } = require('./browser');
+const { readmeScreenshot, frameBox } = require('./readme-screenshots');
 
 const TYPE_DELAY_MS = 20;
 const THEMES = [
@@ -93,6 +94,7 @@ async function exercisePanel(page, outDir, result, timeoutMs) {
     const file = path.join(outDir, `gain-panel-${theme.name}.png`);
     await screenshot(page, file);
     panel.screenshots.push(file);
+    if (theme.name === 'dark') await readmeScreenshot(page, 'gain-panel', () => frameBox(frame));
   }
   await setTheme(page, THEMES[0].label);
 

@@ -18,6 +18,7 @@ const { startServer, workbenchUrl, makeRunDir, HERE } = require('./server');
 const { launchBrowser, waitForWorkbench, screenshot } = require('./browser');
 const { exercisePanel } = require('./browser-panel');
 const { recordNetwork } = require('./browser-network');
+const { readmeScreenshot, editorAroundCursor } = require('./readme-screenshots');
 
 const REPO = path.resolve(HERE, '..', '..');
 const GHOST = '.ghost-text-decoration';
@@ -197,6 +198,7 @@ async function main() {
     const suggestion = await ghostText(page);
     result.warmGhostText = suggestion;
     await screenshot(page, path.join(opts.out, 'browser-ghost-text.png'));
+    await readmeScreenshot(page, 'ghost-text', () => editorAroundCursor(page)); // FASTWEIGHTS_SCREENSHOTS=1
 
     await page.keyboard.press('Tab');
     await page.waitForSelector(GHOST, { state: 'detached', timeout: 5000 }).catch(() => {});
