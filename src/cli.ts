@@ -37,9 +37,48 @@ Options:
   --threads N          onnxruntime threads per graph (default: onnxruntime's choice)
   --precision P        fp32 | int8 (default fp32; int8 runs the folder's quantized graphs, as the extension does)
   --verbose            log the provider and timings to stderr
-  -h, --help           this text`;
+  -h, --help           this text
+Exit codes:
+  0  done
+  1  an unexpected error (--verbose prints its stack)
+  2  bad usage (unknown command or option, missing or bad argument)
+  3  the model folder is missing or incomplete
+  4  a FILE or PATH cannot be read as text: missing, a folder where a file is needed, binary or not UTF-8`;
 
 class UsageError extends Error {}
+/** A file the command was given cannot be read as text (exit code 4). */
+class InputError extends Error {}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Why `bytes` are not source text ('binary', 'not UTF-8'), or undefined when they are. */
+export function notTextReason(bytes: Uint8Array): string | undefined {
+  // A NUL byte never occurs in source code (git and editors spot binary content the same way).
+  if (bytes.includes(0)) return 'is a binary file';
+  try {
+    UTF8.decode(bytes);
+  } catch {
+    return 'is not UTF-8 text';
+  }
+  return undefined;
+}
+
+/** The text of `file`, or an InputError that says in one line why it has none. */
+function readTextFile(file: string): string {
+  let bytes: Buffer;
+  try {
+    if (fs.statSync(file).isDirectory()) throw new InputError(`${file} is a folder, not a file`);
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOENT') throw new InputError(`${file}: no such file`);
+    throw new InputError(`${file}: cannot be read (${code ?? (e instanceof Error ? e.message : String(e))})`);
+  }
+  const why = notTextReason(bytes);
+  if (why) throw new InputError(`${file} ${why}`);
+  return bytes.toString('utf8');
+}
 
 function packageRoot(): string {
   // out/cli.js -> package root
@@ -124,6 +163,12 @@ async function main(argv: string[]): Promise<number> {
   } else if (rest.length === 0) {
     throw new UsageError('eval needs at least one PATH');
   }
+  // Inputs are checked before the model loads: a wrong path fails at once, with one line.
+  const completeText = command === 'complete' ? readTextFile(rest[0]!) : undefined;
+  for (const p of command === 'eval' ? rest : []) {
+    if (!fs.existsSync(p)) throw new InputError(`${p}: no such file or folder`);
+    if (fs.statSync(p).isFile()) readTextFile(p);
+  }
 
   const rtOptions: {
     modelDir: string;
@@ -145,8 +190,7 @@ async function main(argv: string[]): Promise<number> {
     if (info.fallbackReason) log(info.fallbackReason);
 
     if (command === 'complete') {
-      const file = rest[0]!;
-      const text = fs.readFileSync(file, 'utf8');
+      const text = completeText!;
       const offset = offsetOf(text, intOption(values.line, 'line')!, intOption(values.column, 'column')!);
       const prefix = text.slice(0, offset);
       let state;
@@ -193,7 +237,15 @@ async function main(argv: string[]): Promise<number> {
     if (files.length === 0) throw new UsageError('no code files found (.ts .tsx .js .jsx .mjs .cjs .py)');
     const scores: FileScore[] = [];
     for (const file of files) {
-      const text = fs.readFileSync(file, 'utf8');
+      let text: string;
+      try {
+        text = readTextFile(file);
+      } catch (e) {
+        // Named files were checked above; one found in a folder that is not text is skipped, with a line.
+        if (!(e instanceof InputError)) throw e;
+        process.stderr.write(`fastweights: skipped ${e.message}\n`);
+        continue;
+      }
       if (minTokens > 0 && rt.tokenizer.encode(text).length < minTokens) continue;
       // The n-gram cache scores cost no model run: always reported, with the extension's weight and back-off.
       const evalOptions: Parameters<typeof evaluateText>[2] = {
@@ -275,9 +327,15 @@ if (require.main === module) {
         process.stderr.write(`fastweights: ${err.message}\n`);
         process.exit(3);
       }
-      process.stderr.write(
-        `fastweights: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
+      if (err instanceof InputError) {
+        process.stderr.write(`fastweights: ${err.message}\n`);
+        process.exit(4);
+      }
+      // One line unless asked for the stack.
+      const verbose = process.argv.includes('--verbose');
+      const message =
+        err instanceof Error ? (verbose ? (err.stack ?? err.message) : err.message) : String(err);
+      process.stderr.write(`fastweights: ${verbose ? message : message.split('\n')[0]}\n`);
       process.exit(1);
     },
   );

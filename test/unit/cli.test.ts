@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import {
   editSimilarity,
   fnv1a32,
@@ -96,6 +97,42 @@ describe('fastweights CLI', () => {
     const bad = cli(['eval', FIXTURES, '--model', '/nonexistent/model']);
     assert.equal(bad.code, 3);
     assert.match(bad.stderr, /does not exist/);
+  });
+
+  it('says in one line why a file cannot be read, with exit code 4 (missing, folder, binary, not UTF-8)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-cli-'));
+    try {
+      const binary = path.join(dir, 'blob.ts');
+      fs.writeFileSync(binary, Buffer.from([0x63, 0x6f, 0x00, 0x01, 0x02, 0x0a]));
+      const latin1 = path.join(dir, 'latin1.py');
+      fs.writeFileSync(latin1, Buffer.from('s = "caf\xe9"\n', 'latin1'));
+      const missing = path.join(dir, 'missing.ts');
+      const cases: [string[], RegExp][] = [
+        [['complete', missing, '--line', '1', '--column', '1'], /missing\.ts: no such file/],
+        [['complete', dir, '--line', '1', '--column', '1'], /is a folder/],
+        [['complete', binary, '--line', '1', '--column', '1'], /blob\.ts is a binary file/],
+        [['complete', latin1, '--line', '1', '--column', '1'], /latin1\.py is not UTF-8 text/],
+        [['eval', missing], /missing\.ts: no such file or folder/],
+        [['eval', binary], /blob\.ts is a binary file/],
+        [['eval', latin1], /latin1\.py is not UTF-8 text/],
+      ];
+      for (const [args, message] of cases) {
+        const r = cli(args);
+        assert.equal(r.code, 4, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, message);
+        assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line: ${r.stderr}`);
+        assert.equal(r.stdout, '');
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--help lists the exit codes', () => {
+    const r = cli(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Exit codes:/);
+    for (const code of ['0', '1', '2', '3', '4']) assert.match(r.stdout, new RegExp(`^  ${code}  \\S`, 'm'));
   });
 
   it('line targets, generator and metrics match training/line_completion.py', () => {
