@@ -17,6 +17,7 @@ import { GainPanel, PanelMessage } from './panel/gainPanel';
 import type { RenderedHeadline } from './panel/messages';
 import { adaptationText, skipReason } from './inputGuards';
 import { watchModelFolder } from './modelWatch';
+import { StatusEditor } from './statusEditor';
 
 export const LANGUAGES = ['typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'python'];
 
@@ -92,8 +93,10 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     },
   });
 
+  const statusEditor = new StatusEditor<vscode.TextEditor>();
+
   function updateStatus(): void {
-    const editor = vscode.window.activeTextEditor;
+    const editor = statusEditor.pick(vscode.window.activeTextEditor, vscode.window.visibleTextEditors);
     const provider = client?.info?.provider.toUpperCase() ?? '';
     if (runtimeStatus === 'loading') {
       status.text = '$(loading~spin) FastWeights';
