@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the runtime on onnxruntime-node's CUDA execution provider and on the CPU provider of the same
-# machine, for the README's "CUDA" section: which provider really ran, whether the two agree (bits per
+# machine, for docs/cuda.md: which provider really ran, whether the two agree (bits per
 # byte of the unit-test fixtures) and the benchmark on each.
 #   OUT=/tmp/cuda-check bash scripts/cuda-check.sh
 # Needs an NVIDIA GPU, CUDA 13 and cuDNN 9 libraries (the pip packages nvidia-cublas, nvidia-cuda-runtime,

@@ -30,15 +30,17 @@ export interface CompletionSettings {
 export const DEFAULT_SETTINGS: CompletionSettings = {
   enable: { '*': true },
   triggerMode: 'automatic',
-  // Measured (`npm run replay -- FILES --debounce-sweep ...`, README): at a key every 80, 120 or 200 ms, asking
-  // at once starts the fewest generations and shows text soonest, because a suggestion that arrives before the
+  // Measured (`npm run replay -- FILES --debounce-sweep ...`, docs/evaluation.md): at a key every 80, 120
+  // or 200 ms, asking at once starts the fewest generations and shows text soonest, because a suggestion that arrives before the
   // next key is typed through from the cache; a wait only lets more keys abort the work it delays.
   debounceMs: 0,
   maxLines: 6,
-  // Chosen on the valid split with `npm run replay -- --min-confidence P` (README, "Completions").
+  // Chosen on the valid split with `npm run replay -- --min-confidence P`
+  // (docs/performance-history.md, "Suggestion quality").
   minConfidence: 0.05,
   fileCache: true,
-  // Chosen on the valid split with `npm run replay -- --min-token-prob P` (README, "Completions").
+  // Chosen on the valid split with `npm run replay -- --min-token-prob P`
+  // (docs/performance-history.md, "Suggestion quality").
   minTokenProb: 0.7,
 };
 
