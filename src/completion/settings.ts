@@ -31,8 +31,9 @@ export const DEFAULT_SETTINGS: CompletionSettings = {
   enable: { '*': true },
   triggerMode: 'automatic',
   // Measured (`npm run replay -- FILES --debounce-sweep ...`, docs/evaluation.md): at a key every 80, 120
-  // or 200 ms, asking at once starts the fewest generations and shows text soonest, because a suggestion that arrives before the
-  // next key is typed through from the cache; a wait only lets more keys abort the work it delays.
+  // or 200 ms, asking at once starts the fewest generations and shows text soonest, because a suggestion
+  // that arrives before the next key is typed through from the cache; a wait only lets more keys abort the
+  // work it delays.
   debounceMs: 0,
   maxLines: 6,
   // Chosen on the valid split with `npm run replay -- --min-confidence P`
