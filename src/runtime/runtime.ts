@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { loadModelFolder, ModelConfig, ModelFolder, STATE_TENSOR_NAMES, StateTensorName } from './model';
 import {
   createSessions,
+  GraphOptimization,
   GraphPrecision,
   ModelSessions,
   ProviderChoice,
@@ -38,6 +39,8 @@ export interface RuntimeOptions {
   contributionThreads?: number;
   /** Default 'fp32'; the extension asks for 'int8' (the model folder's quantized graphs, where shipped). */
   precision?: GraphPrecision;
+  /** onnxruntime's graph optimisation level (see SessionOptions.graphOptimization); default 'all'. */
+  graphOptimization?: GraphOptimization;
 }
 
 export interface RuntimeInfo {
@@ -76,6 +79,7 @@ export class FastWeightsRuntime {
     if (options.contributionThreads !== undefined)
       sessionOptions.contributionThreads = options.contributionThreads;
     if (options.precision) sessionOptions.precision = options.precision;
+    if (options.graphOptimization) sessionOptions.graphOptimization = options.graphOptimization;
     const sessions = await createSessions(model, sessionOptions);
     return new FastWeightsRuntime(model, tokenizer, sessions, performance.now() - t0);
   }

@@ -39,7 +39,15 @@ export interface SessionOptions {
   contributionThreads?: number;
   /** Default 'fp32' (the graphs the Python model is checked against). Applies to the CPU: CUDA runs fp32. */
   precision?: GraphPrecision;
+  /**
+   * onnxruntime's graph optimisation level; default 'all'. 'disabled' runs the graphs unfused (separate
+   * MatMul, Add, LayerNorm... kernels): other kernels on the same CPU, which the numeric tests use to
+   * see the spread that another machine's kernels would give (FASTWEIGHTS_TEST_KERNELS=unfused).
+   */
+  graphOptimization?: GraphOptimization;
 }
+
+export type GraphOptimization = 'all' | 'extended' | 'basic' | 'disabled';
 
 /** One graph as the runtime uses it: an onnxruntime session, or the provider-switching wrapper around one. */
 export interface GraphSession {
@@ -155,10 +163,11 @@ async function createOne(
   file: string,
   providers: ort.InferenceSession.ExecutionProviderConfig[],
   threads: number | undefined,
+  optimization: GraphOptimization,
 ): Promise<ort.InferenceSession> {
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: providers,
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: optimization,
     logSeverityLevel: 3,
     // Every prompt, chunk and key/value length is a new input shape, and onnxruntime caches a memory plan
     // per shape seen, which users of dynamic shapes report growing without bound. A precaution: soaks of
@@ -192,10 +201,14 @@ function cpuPrecision(model: ModelFolder, asked: GraphPrecision): GraphPrecision
 
 type GraphName = 'body' | 'head' | 'contribution' | 'fastChunk';
 
-/** Intra-op threads: of the contribution graph, and of the others (undefined: onnxruntime's choice). */
+/**
+ * Intra-op threads: of the contribution graph, and of the others (undefined: onnxruntime's choice); and the
+ * graph optimisation level of all of them.
+ */
 interface ThreadCounts {
   graphs: number | undefined;
   contribution: number | undefined;
+  optimization: GraphOptimization;
 }
 
 /** The onnxruntime sessions of one provider. */
@@ -221,14 +234,19 @@ async function createAll(
   const created: ort.InferenceSession[] = [];
   const files = graphFiles(model, precision);
   try {
-    const body = await createOne(files.body, providers, threads.graphs);
+    const body = await createOne(files.body, providers, threads.graphs, threads.optimization);
     created.push(body);
-    const head = await createOne(files.head, providers, threads.graphs);
+    const head = await createOne(files.head, providers, threads.graphs, threads.optimization);
     created.push(head);
-    const contribution = await createOne(files.contribution, providers, threads.contribution);
+    const contribution = await createOne(
+      files.contribution,
+      providers,
+      threads.contribution,
+      threads.optimization,
+    );
     created.push(contribution);
     if (!model.files.fastChunk) return { body, head, contribution };
-    const fastChunk = await createOne(model.files.fastChunk, providers, threads.graphs);
+    const fastChunk = await createOne(model.files.fastChunk, providers, threads.graphs, threads.optimization);
     created.push(fastChunk);
     return { body, head, contribution, fastChunk };
   } catch (e) {
@@ -258,6 +276,7 @@ export async function createSessions(
   const threads: ThreadCounts = {
     graphs: options.threads ?? DEFAULT_THREADS,
     contribution: options.contributionThreads ?? DEFAULT_CONTRIBUTION_THREADS,
+    optimization: options.graphOptimization ?? 'all',
   };
 
   const missing = missingCudaLibraries();

@@ -10,7 +10,7 @@ import {
   FileNgrams,
   lookupDraft,
 } from '../../src/runtime';
-import { FIXTURES, ROOT, runtime } from './helpers';
+import { FIXTURES, noteSpread, ROOT, runtime } from './helpers';
 
 const TS = fs.readFileSync(path.join(FIXTURES, 'sample.ts'), 'utf8');
 const PY = fs.readFileSync(path.join(FIXTURES, 'sample.py'), 'utf8');
@@ -101,6 +101,7 @@ describe('draft tokens (speculative decoding)', () => {
           assert.equal(fast.text, plain.text, what);
           assert.equal(fast.tokens, plain.tokens, what);
           assert.equal(fast.stop, plain.stop, what);
+          noteSpread('drafts.mean_log_prob', Math.abs(fast.meanLogProb - plain.meanLogProb));
           assert.ok(Math.abs(fast.meanLogProb - plain.meanLogProb) < 1e-4, what);
           assert.ok(
             fast.acceptedDrafts <= fast.draftTokens && fast.draftTokens <= speculate * fast.verifications,

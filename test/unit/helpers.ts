@@ -21,9 +21,20 @@ export function modelDir(): string {
 
 let shared: Promise<FastWeightsRuntime> | undefined;
 
+/**
+ * FASTWEIGHTS_TEST_KERNELS=unfused runs the graphs without onnxruntime's graph optimisations and on one
+ * thread: other kernels on the same CPU, so that a numeric bound that holds only for one machine's kernels
+ * fails here too (CI runs the numeric tests both ways).
+ */
+export const UNFUSED = process.env.FASTWEIGHTS_TEST_KERNELS === 'unfused';
+
 /** One CPU runtime shared by the tests of this process. */
 export function runtime(): Promise<FastWeightsRuntime> {
-  shared ??= FastWeightsRuntime.load({ modelDir: modelDir(), provider: 'cpu' });
+  shared ??= FastWeightsRuntime.load({
+    modelDir: modelDir(),
+    provider: 'cpu',
+    ...(UNFUSED ? { graphOptimization: 'disabled', threads: 1, contributionThreads: 1 } : {}),
+  });
   return shared;
 }
 
@@ -44,4 +55,13 @@ export function workerClient(options: Partial<ClientOptions> = {}): ModelClient 
     workerPath: path.join(ROOT, 'out', 'worker.js'),
     ...options,
   });
+}
+
+/**
+ * Records a difference that a numeric bound checks, for scripts/kernel-spread.sh: with
+ * FASTWEIGHTS_SPREAD_LOG set, appends `name<TAB>value` to that file (the bounds are set from these).
+ */
+export function noteSpread(name: string, value: number): void {
+  const file = process.env.FASTWEIGHTS_SPREAD_LOG;
+  if (file) fs.appendFileSync(file, `${name}\t${value}\n`);
 }

@@ -18,7 +18,7 @@ import {
   PromptCache,
 } from '../../src/runtime';
 import { DocumentStates } from '../../src/adaptation/documentStates';
-import { FIXTURES, modelDir, ROOT, runtime } from './helpers';
+import { FIXTURES, modelDir, noteSpread, ROOT, runtime } from './helpers';
 
 const TS = fs.readFileSync(path.join(FIXTURES, 'sample.ts'), 'utf8');
 const PY = fs.readFileSync(path.join(FIXTURES, 'sample.py'), 'utf8');
@@ -129,6 +129,7 @@ describe('compact chunk contributions', () => {
     compact.addScaledTo(back, 0.5);
     const half = rt.newState().addScaled(state, 0.5);
     const err = relativeDiff(back, half);
+    noteSpread('compact.int8_rows', err);
     assert.ok(err > 0 && err < 0.02, `relative error ${err}`); // measured 1.2% (one chunk, int8 per row)
   });
 });
@@ -232,6 +233,7 @@ describe('incremental document state', () => {
       // Only the recomputed chunks differ: their body pass warmed up on 255 tokens instead of the whole file,
       // and the chunks kept from before saw the old text (measured: about 2%).
       const err = relativeDiff(a, b);
+      noteSpread('incremental.edit_vs_scratch', err);
       assert.ok(err < 0.05, `relative difference ${err}`);
     }
   });
@@ -261,7 +263,12 @@ describe('incremental document state', () => {
       for (const at of [0.3, 0.5, 0.52, 0.8]) {
         const t = Math.floor(traced.tokenCount * at);
         const err = relativeDiff(traced.stateAt(t), whole.stateAt(t));
-        assert.ok(err < 1e-4, `relative difference ${err} at ${at}`);
+        noteSpread('incremental.resume_vs_whole', err);
+        // Both are fp32 passes over the same tokens, batched differently, so their kernels differ in the last
+        // bits: measured up to 1.0e-4 here (AMD Zen 4, fused graphs; 0.6e-4 unfused), and the same whole
+        // pass fused against unfused kernels differs by 1.2e-4 (npm run bench:spread). 1e-3 leaves room
+        // for other CPUs; resuming one token late gives 6e-3 and more (see the closing note of issue 23).
+        assert.ok(err < 1e-3, `relative difference ${err} at ${at}`);
       }
     }
     assert.ok(saved > 0, 'some body positions were not run again');
@@ -309,6 +316,7 @@ describe('incremental document state', () => {
     for (const key of compact.fresh) {
       const fromSnapshot = relativeDiff(contribution(compact.doc, key), contribution(scratch, key));
       const fromWarmUp = relativeDiff(contribution(warm.doc, key), contribution(scratch, key));
+      noteSpread('incremental.snapshot_vs_scratch', fromSnapshot);
       // Measured: about 0.7% against 3-5% for a warm-up.
       assert.ok(
         fromSnapshot < 0.02 && fromSnapshot < fromWarmUp / 2,
@@ -359,6 +367,7 @@ describe('incremental document state', () => {
         return s;
       };
       const err = relativeDiff(state(doc), state(scratch));
+      noteSpread('incremental.second_edit_vs_scratch', err);
       assert.ok(err < 0.03, `chunk at ${c.first}: relative difference ${err}`);
     }
   });
@@ -526,7 +535,8 @@ describe('per-document states: memory budget', () => {
     };
     const one = await open('file:///a.ts');
     assert.ok(one > 0);
-    states.setBudget(Math.floor(one * 1.5));
+    // (Over a budget, older states are folded first: this one is too small to gain from it.)
+    states.setBudget(Math.floor(one * 0.6));
     await open('file:///b.ts');
     assert.equal(states.info('file:///a.ts')?.tokens, 0, 'the older state was dropped');
     assert.ok((states.info('file:///b.ts')?.tokens ?? 0) > 0);
@@ -555,6 +565,7 @@ describe('int8 graphs', () => {
       return sum;
     };
     const [fp32Bits, int8Bits] = [await bits(rt), await bits(int8)];
+    noteSpread('int8.bits_vs_fp32', Math.abs(int8Bits / fp32Bits - 1));
     assert.ok(Math.abs(int8Bits / fp32Bits - 1) < 0.01, `fp32 ${fp32Bits} bits, int8 ${int8Bits} bits`);
     assert.notEqual(int8Bits, fp32Bits, 'different graphs ran');
   });
@@ -577,6 +588,8 @@ describe('int8 graphs', () => {
       quantizedByGraph[k]!.addScaledTo(a, 1);
       const b = rt.newState();
       here.addScaledTo(b, 1);
+      noteSpread('int8.graph_vs_js_rounding', relativeDiff(a, b));
+      noteSpread('int8.rows_vs_fp32', relativeDiff(a, plain[k]!));
       // The same rounding up to the odd tie or last-bit difference between x / s and x * (1 / s).
       assert.ok(relativeDiff(a, b) < 1e-3, `graph vs JS rounding: ${relativeDiff(a, b)}`);
       assert.ok(relativeDiff(a, plain[k]!) < 0.02, `vs fp32: ${relativeDiff(a, plain[k]!)}`);

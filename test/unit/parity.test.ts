@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { evaluateText } from '../../src/runtime';
-import { modelDir, runtime } from './helpers';
+import { modelDir, noteSpread, runtime } from './helpers';
 
 interface ParityFixture {
   file: string;
@@ -37,6 +37,10 @@ describe('parity with the Python model', () => {
         `(${s.tokens} tokens, ${(s.ms / 1000).toFixed(1)} s); Python: ${fx.static_bits_per_byte.toFixed(5)} ` +
         `${fx.adapted_bits_per_byte.toFixed(5)} ${fx.adapted_whole_file_bits_per_byte?.toFixed(5) ?? '-'}`,
     );
+    noteSpread('parity.static_vs_python', relErr(st, fx.static_bits_per_byte));
+    noteSpread('parity.adapted_vs_python', relErr(ad, fx.adapted_bits_per_byte));
+    if (fx.adapted_whole_file_bits_per_byte !== undefined)
+      noteSpread('parity.whole_file_vs_python', relErr(wf, fx.adapted_whole_file_bits_per_byte));
     assert.ok(relErr(st, fx.static_bits_per_byte) < 1e-3, `static ${st} vs ${fx.static_bits_per_byte}`);
     assert.ok(relErr(ad, fx.adapted_bits_per_byte) < 1e-3, `adapted ${ad} vs ${fx.adapted_bits_per_byte}`);
     if (fx.adapted_whole_file_bits_per_byte !== undefined) {
@@ -56,6 +60,9 @@ describe('parity with the Python model', () => {
     const maxTokens = Math.min(3 * rt.config.eval_chunk_tokens + 17, 1200);
     const a = await evaluateText(rt, text, { maxTokens, method: 'fast_chunk' });
     const b = await evaluateText(rt, text, { maxTokens, method: 'per_token' });
+    noteSpread('parity.fast_chunk_static', relErr(a.staticBits, b.staticBits));
+    noteSpread('parity.fast_chunk_adapted', relErr(a.adaptedBits!, b.adaptedBits!));
+    noteSpread('parity.fast_chunk_whole_file', relErr(a.wholeFileBits!, b.wholeFileBits!));
     assert.ok(relErr(a.staticBits, b.staticBits) < 1e-6);
     assert.ok(relErr(a.adaptedBits!, b.adaptedBits!) < 1e-4, `${a.adaptedBits} vs ${b.adaptedBits}`);
     assert.ok(relErr(a.wholeFileBits!, b.wholeFileBits!) < 1e-4, `${a.wholeFileBits} vs ${b.wholeFileBits}`);

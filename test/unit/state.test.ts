@@ -10,7 +10,7 @@ import {
   ModelScheduler,
 } from '../../src/runtime';
 import { DocumentStates } from '../../src/adaptation/documentStates';
-import { FIXTURES, runtime } from './helpers';
+import { FIXTURES, noteSpread, runtime } from './helpers';
 
 const TEXT = fs.readFileSync(path.join(FIXTURES, 'sample.ts'), 'utf8');
 
@@ -172,6 +172,7 @@ describe('per-document states: the cursor', () => {
       `body positions: ${ready.body} after a rest, ${cold.body} without`,
     );
     const diff = ready.state.clone().addScaled(cold.state, -1).norm() / cold.state.norm();
+    noteSpread('state.rest_vs_cold', diff);
     assert.ok(diff < 1e-4, `relative difference ${diff}`);
   });
 

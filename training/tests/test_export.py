@@ -21,6 +21,7 @@ from export import (  # noqa: E402
     write_config,
 )
 from model import STATE_NAMES, FastWeightsLM, ModelConfig  # noqa: E402
+from onnx_model import session_options  # noqa: E402
 
 CFG = ModelConfig(vocab_size=97, d_model=32, n_layer=2, n_head=2, attn_window=8, fwl_decay=0.95)
 MAX_ABS = 1e-4  # fp32 graphs vs fp32 PyTorch
@@ -38,7 +39,7 @@ def exported(tmp_path_factory):
     with torch.no_grad():
         export_all(model, out)
     sessions = {
-        g: ort.InferenceSession(str(out / f"{g}.onnx"), providers=["CPUExecutionProvider"])
+        g: ort.InferenceSession(str(out / f"{g}.onnx"), session_options(), ["CPUExecutionProvider"])
         for g in ("body", "head", "contribution", "fast_chunk")
     }
     return model, sessions

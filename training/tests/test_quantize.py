@@ -10,6 +10,7 @@ import onnx
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from onnx_model import session_options  # noqa: E402
 from quantize import quantize_folder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +18,7 @@ SHIPPED = ROOT / "models" / "fw-code-small"
 
 
 def run_head(path: Path, hidden: np.ndarray, config: dict) -> np.ndarray:
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), session_options(), ["CPUExecutionProvider"])
     state = {n: np.zeros(s, np.float32) for n, s in config["state_tensors"].items()}
     return session.run(["logits"], {"hidden": hidden, **state})[0]
 
@@ -51,7 +52,7 @@ def test_int8_contribution_quantizes_only_the_logits_and_returns_int8_rows(tmp_p
     # One quantized product (hidden x unembedding); the backward products stay fp32.
     assert sum(n.op_type == "MatMulInteger" for n in graph.node) == 1
     assert sum(n.op_type == "MatMul" for n in graph.node) >= 5
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), session_options(), ["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     T = 24
     feeds = {
