@@ -29,6 +29,7 @@ import { DocumentStates } from '../src/adaptation/documentStates';
 import { DEFAULT_SETTINGS } from '../src/completion/settings';
 import { DEFAULT_NGRAM_PARAMS } from '../src/runtime/fileNgrams';
 import { DEFAULT_CONTRIBUTION_THREADS, DEFAULT_THREADS } from '../src/runtime/sessions';
+import { cpuKernelFlags } from './cpuFlags';
 import { measureEventLoopDelay } from './eventLoop';
 import { FileSwitchSample, measureFileSwitch } from './fileSwitch';
 import { HeldOutText, heldOutText } from './heldOut';
@@ -681,6 +682,7 @@ async function main(): Promise<void> {
   const machine = {
     cpus: os.cpus().length,
     cpu_model: os.cpus()[0]?.model ?? 'unknown',
+    cpu_flags: cpuKernelFlags(),
     node: process.version,
     provider: rt.info.provider,
     threads: threads ?? null,
@@ -805,7 +807,8 @@ async function main(): Promise<void> {
   console.log(`|${'-'.repeat(w0 + 2)}|${'-'.repeat(w1 + 2)}|------`);
   for (const [a, b, c] of rows) console.log(line(a, b, c));
   console.log(
-    `\nmachine: ${machine.cpus} x ${machine.cpu_model}, node ${machine.node}, provider ${machine.provider}, ` +
+    `\nmachine: ${machine.cpus} x ${machine.cpu_model} (${machine.cpu_flags.join(' ') || 'flags unknown'}), ` +
+      `node ${machine.node}, provider ${machine.provider}, ` +
       `model ${machine.model}, graphs ${machine.precision}, ` +
       `threads ${machine.threads || 'onnxruntime default'} (contribution graph ` +
       `${machine.contribution_threads || 'onnxruntime default'}); bench ran ${totalS.toFixed(0)} s`,
