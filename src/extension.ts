@@ -128,6 +128,10 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
         (client?.info?.fallbackReason ? `\n${client.info.fallbackReason}` : '');
       status.backgroundColor = undefined;
     }
+    // Screen readers (and the browser test, which waits for "ready; state from N tokens") read the tooltip.
+    status.accessibilityInformation = {
+      label: typeof status.tooltip === 'string' ? status.tooltip : status.text,
+    };
     status.show();
   }
 
