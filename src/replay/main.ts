@@ -106,6 +106,9 @@ function summary(t: Tally, stats: CompletionStats) {
     suggestions_shown: t.shown.size,
     shown_per_100_chars: round((100 * t.shown.size) / Math.max(1, t.chars)),
     acceptance_rate: round(t.accepted.size / Math.max(1, t.shown.size), 3),
+    // Shown suggestions that, accepted whole, would leave the line less balanced (postprocess/balance.ts).
+    unbalanced_shown_pct: round((100 * t.unbalanced.size) / Math.max(1, t.shown.size), 2),
+    unbalanced_shown: t.unbalanced.size,
     accepts_full: t.accepts,
     accepts_word: t.wordAccepts,
     generations: t.generations,

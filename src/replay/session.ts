@@ -5,6 +5,7 @@
 import { NEVER_CANCELLED } from '../completion/cancellation';
 import type { DocumentSnapshot } from '../completion/context';
 import type { CompletionPipeline } from '../completion/pipeline';
+import { leavesUnbalanced } from '../completion/postprocess/balance';
 import type { Region } from './regions';
 import { autoIndentAt, autoIndentTotal, decide } from './user';
 
@@ -20,6 +21,8 @@ export interface Tally {
   /** Characters each suggestion showed the first time it was shown. */
   lengths: Map<number, number>;
   accepted: Set<number>;
+  /** Shown suggestions that, accepted whole, would leave the line's brackets or quotes less balanced. */
+  unbalanced: Set<number>;
   /** Keys each accepted suggestion saved: the characters it inserted less the accept keys. */
   saved: Map<number, number>;
   accepts: number;
@@ -37,6 +40,7 @@ export function emptyTally(): Tally {
     confidence: new Map(),
     lengths: new Map(),
     accepted: new Set(),
+    unbalanced: new Set(),
     saved: new Map(),
     accepts: 0,
     wordAccepts: 0,
@@ -92,6 +96,7 @@ export async function typeRegion(
     tally.shown.add(s.id);
     tally.confidence.set(s.id, s.confidence);
     if (!tally.lengths.has(s.id)) tally.lengths.set(s.id, s.text.length);
+    if (leavesUnbalanced(snapshot(typed), s.text, s.replaceEnd)) tally.unbalanced.add(s.id);
     const action = decide(s.text, target.slice(typed));
     if (action.kind === 'type') {
       typed++;

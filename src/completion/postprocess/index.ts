@@ -1,15 +1,18 @@
 /**
  * Post-processing stage: the model's raw text in, the suggestion to show (or why none) out. Each step is
- * its own module; the order matters (cut to scope before looking for repeats, fit to the suffix last).
+ * its own module; the order matters (cut to scope before looking for repeats, fit to the suffix, then check
+ * the completed line's balance).
  */
 import type { CompletionContext } from '../context';
+import { balanceSuggestion } from './balance';
 import { cleanText } from './clean';
 import { matchIndentation } from './indentation';
 import { cutInlineLoop, cutRepeatOfFollowing, cutSelfRepetition, isRepetition } from './repetition';
 import { cutAtScopeEnd } from './scope';
 import { FittedSuggestion, fitToSuffix } from './suffix';
 
-export type DropReason = 'empty' | 'too-short' | 'repeats-line' | 'repeats-following' | 'only-suffix';
+export type DropReason =
+  'empty' | 'too-short' | 'repeats-line' | 'repeats-following' | 'only-suffix' | 'unbalanced';
 
 /** Shorter suggestions save nothing: accepting one costs the same key as typing it. */
 const MIN_CHARS = 2;
@@ -28,5 +31,8 @@ export function postprocess(raw: string, ctx: CompletionContext, lines: number):
   const fitted = fitToSuffix(text, ctx.lineSuffix, ctx.linePrefix);
   if (!fitted) return { ok: false, reason: 'only-suffix' };
   if (text.length < MIN_CHARS) return { ok: false, reason: 'too-short' };
-  return { ok: true, suggestion: fitted };
+  // Last: the cut must see the range the suffix step chose.
+  const balanced = balanceSuggestion(ctx, fitted, MIN_CHARS);
+  if (!balanced) return { ok: false, reason: 'unbalanced' };
+  return { ok: true, suggestion: balanced };
 }
