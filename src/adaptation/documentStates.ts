@@ -37,6 +37,13 @@ export interface DocumentStateInfo {
   computedChunks?: number;
   /** Token positions the last build ran the body on. */
   bodyTokens?: number;
+  /**
+   * Whether the state is folded to save memory (exact near its cursor; computed in full again when the file
+   * is edited or its cursor moves away).
+   */
+  folded?: boolean;
+  /** Whether the memory budget dropped the state (it is built again when the file is focused or edited). */
+  dropped?: boolean;
 }
 
 interface Entry {
@@ -56,6 +63,8 @@ interface Entry {
   /** The state at a moved cursor being summed ahead of the next completion there. */
   cursorWork: Promise<void> | undefined;
   lastUsed: number;
+  /** The memory budget dropped the state (cleared by the next build). */
+  dropped: boolean;
   /** Waiters for the next finished build. */
   waiters: (() => void)[];
 }
@@ -142,7 +151,9 @@ export class DocumentStates {
     e.cursorOffset = cursorOffset;
     // A build under way or due uses its own cursor; it checks this one when it ends.
     if (e.building || e.timer || e.builtVersion === undefined || !e.doc) return;
-    if (e.state.windowMisses(cursorOffset, this.opts.maxTokens)) {
+    // A folded state is exact only near the cursor it was folded at: elsewhere, compute it in full again.
+    const unfold = e.state.isFolded && !e.state.foldCovers(cursorOffset);
+    if (unfold || e.state.windowMisses(cursorOffset, this.opts.maxTokens)) {
       this.schedule({ ...e.doc, cursorOffset }, 0, true);
       return;
     }
@@ -204,6 +215,8 @@ export class DocumentStates {
       bytes: e.state.byteLength + e.ngrams.byteLength,
       computedChunks: e.state.lastBuildComputed,
       bodyTokens: e.state.lastBuildBodyTokens,
+      folded: e.state.isFolded,
+      dropped: e.dropped,
     };
   }
 
@@ -303,6 +316,7 @@ export class DocumentStates {
         cursorOffset: undefined,
         cursorWork: undefined,
         lastUsed: Date.now(),
+        dropped: false,
         waiters: [],
       };
       this.entries.set(uri, e);
@@ -359,6 +373,7 @@ export class DocumentStates {
         e.counted = { tokens, text, from, to, skip };
       }
       e.builtVersion = job.version;
+      e.dropped = false;
       this.touch(e);
       // The next completion is likely near the same cursor: sum its state ahead of it, in one background
       // unit after the build (a completion arriving first computes it itself).
@@ -395,19 +410,36 @@ export class DocumentStates {
     }
   }
 
+  /**
+   * Over the budget, the least recently used states are folded first (DocumentState.fold: about 6 MB for a
+   * file of any length, exact near its cursor), and only if that is not enough dropped, least recently used
+   * first. `keep` (the state just built or used) is neither.
+   */
   private evict(keep: Entry | undefined): void {
+    const bytes = (e: Entry): number => e.state.byteLength + e.ngrams.byteLength;
     let total = 0;
-    for (const e of this.entries.values()) total += e.state.byteLength + e.ngrams.byteLength;
+    for (const e of this.entries.values()) total += bytes(e);
     if (total <= this.opts.budgetBytes) return;
     const lru = [...this.entries.values()].filter((e) => e !== keep).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const e of lru) {
       if (total <= this.opts.budgetBytes) break;
-      total -= e.state.byteLength + e.ngrams.byteLength;
+      if (e.building || e.builtVersion === undefined) continue;
+      const before = bytes(e);
+      if (!e.state.fold()) continue;
+      total -= before - bytes(e);
+      this.opts.log?.(`state for ${e.uri} folded (memory budget): ${(bytes(e) / 1048576).toFixed(1)} MB`);
+      this.opts.onStateChange?.(e.uri);
+    }
+    for (const e of lru) {
+      if (total <= this.opts.budgetBytes) break;
+      if (e.state.tokenCount === 0) continue;
+      total -= bytes(e);
       e.state.reset();
       e.ngrams.clear();
       e.counted = undefined;
       e.builtVersion = undefined;
-      this.opts.log?.(`state for ${e.uri} dropped (memory budget); it is rebuilt when the file is edited`);
+      e.dropped = true;
+      this.opts.log?.(`state for ${e.uri} dropped (memory budget); it is rebuilt when the file is focused`);
       this.opts.onStateChange?.(e.uri);
     }
   }

@@ -96,6 +96,36 @@ const SPARE_CHUNKS = 16;
 const NEGLIGIBLE_WEIGHT = 1e-4;
 /** A cursor at most this many chunks away from the cached sums moves them instead of summing anew. */
 const MAX_CURSOR_STEPS = 4;
+/**
+ * Chunks on each side of the cursor chunk that keep their own contributions when a state is folded (fold):
+ * the rest are summed into one int8 state per side, so that a document not in use holds about seven
+ * contributions' worth instead of two per chunk.
+ */
+export const FOLD_NEAR_CHUNKS = 2;
+
+/**
+ * A folded state: the chunks of the near block (the cursor chunk and FOLD_NEAR_CHUNKS on each side) keep
+ * their contributions; the others are summed, decay-weighted as seen from the block's edges. Exact for a
+ * cursor inside the block (up to the int8 rounding of the two sums); elsewhere, or after an edit, a rebuild
+ * computes the folded chunks again (unfolding the state).
+ */
+interface FoldedSums {
+  /** Keys of the near block's chunks, and the positions its first and last chunk had. */
+  near: ReadonlySet<string>;
+  from: number;
+  to: number;
+  /** Keys of the folded chunks (their contributions are in `left` or `right` only). */
+  folded: ReadonlySet<string>;
+  /**
+   * sum over folded chunks j before the block of lambda^(from - 1 - last_j) fromEnd_j, as parts to add (the
+   * int8 sum and the int8 rounding error of it).
+   */
+  left: CompactState[];
+  /** sum over folded chunks j after the block of lambda^(first_j - to - 1) fromStart_j, likewise. */
+  right: CompactState[];
+  /** The last state returned, for repeated queries at the same position. */
+  at: { t: number; mode: StateMode; state: FastWeightState } | undefined;
+}
 
 interface ChunkLayout {
   key: string;
@@ -250,6 +280,10 @@ export class DocumentState {
   private snapshots = new Map<string, KvSnapshot>();
   private tokenized: TokenizedText | undefined;
   private cursorCache: CursorCache | undefined;
+  /** Set while the state is folded (fold()); a rebuild that computes every chunk again clears it. */
+  private foldedSums: FoldedSums | undefined;
+  /** Index of the chunk at the cursor of the last build or query (where a fold keeps chunks). */
+  private cursorChunk = 0;
   /** Text the current state was built from. */
   builtText: string | undefined;
   builtAt = 0;
@@ -266,7 +300,10 @@ export class DocumentState {
   /** Number of token positions whose contributions the state holds (0 after a reset). */
   get tokenCount(): number {
     let n = 0;
-    for (const c of this.layout) n += this.computed.get(c.key)?.tokens ?? 0;
+    const folded = this.foldedSums?.folded;
+    for (const c of this.layout) {
+      n += this.computed.get(c.key)?.tokens ?? (folded?.has(c.key) ? c.last - c.first + 1 : 0);
+    }
     return n;
   }
 
@@ -281,11 +318,134 @@ export class DocumentState {
       n += isCompact(sn.kv) ? compactKvBytes(sn.kv) : kvBytes(sn.kv);
       if (sn.trace) n += sn.trace.hidden.byteLength + sum(sn.trace.caches.map((c) => kvBytes(c.kv)));
     }
+    const f = this.foldedSums;
+    if (f) n += sum([...f.left, ...f.right].map((x) => x.byteLength)) + (f.at?.state.byteLength ?? 0);
     const cc = this.cursorCache;
     return n + (cc ? cc.left.byteLength + cc.right.byteLength + (cc.at?.state.byteLength ?? 0) : 0);
   }
 
+  /** Whether the state is folded (see fold); a rebuild computes the folded chunks again. */
+  get isFolded(): boolean {
+    return this.foldedSums !== undefined;
+  }
+
+  /**
+   * Folds the state of a document not in use: the chunks more than FOLD_NEAR_CHUNKS from the cursor chunk are
+   * summed into one int8 state on each side and their contributions freed, as are the snapshots, traces and
+   * spare chunks. The state at a cursor in the near block stays what it was (up to the rounding of the two
+   * sums); a rebuild (an edit, or a cursor that leaves the block) computes the folded chunks again. Only a
+   * complete state folds. Returns whether it folded.
+   */
+  fold(): boolean {
+    const layout = this.layout;
+    const f = this.foldedSums;
+    if (f) {
+      // Folded already: free what a cancelled rebuild computed of the folded chunks (the sums hold them).
+      const extra = [...this.computed.keys()].filter((k) => !f.near.has(k));
+      for (const key of extra) this.computed.delete(key);
+      this.snapshots.clear();
+      return extra.length > 0;
+    }
+    if (layout.length === 0 || layout.some((c) => !this.computed.has(c.key))) return false;
+    const lam = this.rt.config.fwl.decay;
+    const c = Math.min(Math.max(this.cursorChunk, 0), layout.length - 1);
+    const a = Math.max(0, c - FOLD_NEAR_CHUNKS);
+    const b = Math.min(layout.length - 1, c + FOLD_NEAR_CHUNKS);
+    const from = layout[a]!.first;
+    const to = layout[b]!.last;
+    const sideSum = (indices: number[], weight: (x: ChunkLayout) => number, right: boolean) => {
+      const terms: { state: CompactState; w: number }[] = [];
+      for (const j of indices) {
+        const w = weight(layout[j]!);
+        if (w < NEGLIGIBLE_WEIGHT) break;
+        const x = this.computed.get(layout[j]!.key)!;
+        terms.push({ state: right ? x.fromStart : x.fromEnd, w });
+      }
+      if (terms.length === 0) return [];
+      const sum = this.rt.newState();
+      CompactState.accumulate(sum, terms);
+      // int8 rows and the int8 rows of what they missed: about 16-bit precision in half the bytes of fp32
+      // (a single int8 rounding of the sum was 0.6% off the state at the cursor, its norm; see the tests).
+      const coarse = CompactState.from(sum);
+      coarse.addScaledTo(sum, -1);
+      return [coarse, CompactState.from(sum)];
+    };
+    const before = Array.from({ length: a }, (_, k) => a - 1 - k);
+    const after = Array.from({ length: layout.length - 1 - b }, (_, k) => b + 1 + k);
+    const near = new Set(layout.slice(a, b + 1).map((x) => x.key));
+    this.foldedSums = {
+      near,
+      from,
+      to,
+      folded: new Set(layout.filter((x) => !near.has(x.key)).map((x) => x.key)),
+      left: sideSum(before, (x) => Math.pow(lam, from - 1 - x.last), false),
+      right: sideSum(after, (x) => Math.pow(lam, x.first - to - 1), true),
+      at: undefined,
+    };
+    for (const key of [...this.computed.keys()]) if (!near.has(key)) this.computed.delete(key);
+    this.spare = [];
+    this.cursorCache = undefined;
+    this.snapshots.clear();
+    return true;
+  }
+
+  /** Whether a cursor at `cursorOffset` lies in a folded state's near block (where the fold is exact). */
+  foldCovers(cursorOffset: number): boolean {
+    const block = this.tokenized && this.nearBlock();
+    if (!block) return false;
+    const t = this.blocks.tokensBefore(this.tokenized!, cursorOffset);
+    return t >= this.layout[block.a]!.first && t <= this.layout[block.b]!.last;
+  }
+
+  /** The layout indices of a folded state's near block now (its chunks found nearest their old places). */
+  private nearBlock(): { a: number; b: number } | undefined {
+    const f = this.foldedSums;
+    if (!f) return undefined;
+    let a = -1;
+    let b = -1;
+    this.layout.forEach((x, i) => {
+      if (!f.near.has(x.key)) return;
+      if (a < 0 || Math.abs(x.first - f.from) < Math.abs(this.layout[a]!.first - f.from)) a = i;
+      if (b < 0 || Math.abs(x.last - f.to) < Math.abs(this.layout[b]!.last - f.to)) b = i;
+    });
+    return a >= 0 && b >= a ? { a, b } : undefined;
+  }
+
+  /**
+   * The state at t of a folded document: the near block's chunks one by one (the chunk holding t left out),
+   * plus the two folded sums weighted by their distance to t. A t outside the block counts as at its nearer
+   * edge (an approximation until the rebuild that a cursor there starts has computed the chunks).
+   */
+  private foldedStateAt(t: number, mode: StateMode): FastWeightState {
+    const f = this.foldedSums!;
+    if (f.at?.t === t && f.at.mode === mode) return f.at.state;
+    const lam = this.rt.config.fwl.decay;
+    const state = this.rt.newState();
+    const block = this.nearBlock();
+    const terms: { state: CompactState; w: number }[] = [];
+    if (block) {
+      const from = this.layout[block.a]!.first;
+      const to = this.layout[block.b]!.last;
+      const u = Math.min(Math.max(t, from), to);
+      for (let j = block.a; j <= block.b; j++) {
+        const x = this.layout[j]!;
+        const contributions = this.computed.get(x.key);
+        if (!contributions || (u >= x.first && u <= x.last)) continue;
+        if (x.last < u) terms.push({ state: contributions.fromEnd, w: Math.pow(lam, u - 1 - x.last) });
+        else if (mode === 'whole_file')
+          terms.push({ state: contributions.fromStart, w: Math.pow(lam, x.first - u - 1) });
+      }
+      for (const part of f.left) terms.push({ state: part, w: Math.pow(lam, u - from) });
+      if (mode === 'whole_file')
+        for (const part of f.right) terms.push({ state: part, w: Math.pow(lam, to - u) });
+    }
+    if (terms.length > 0) CompactState.accumulate(state, terms);
+    f.at = { t, mode, state };
+    return state;
+  }
+
   reset(): void {
+    this.foldedSums = undefined;
     this.layout = [];
     this.computed.clear();
     this.spare = [];
@@ -304,6 +464,7 @@ export class DocumentState {
   /** Frees the summed state at the cursor (rebuilt on the next query); for documents not in use. */
   dropCursorCache(): void {
     this.cursorCache = undefined;
+    if (this.foldedSums) this.foldedSums.at = undefined;
     this.snapshots.clear();
   }
 
@@ -340,6 +501,7 @@ export class DocumentState {
       0,
       layout.findIndex((c) => c.last >= cursor),
     );
+    this.cursorChunk = cursorChunk;
     // A run that starts where the previous one ended continues its key/value cache (exact, no warm-up).
     // Runs alternate between both sides of the cursor, so keep the ends of the last two.
     let ends: RunEnd[] = [];
@@ -365,6 +527,11 @@ export class DocumentState {
       ends = [await this.computeRun(ids, chunks, options, carried, keys), ...ends].slice(0, 2);
     }
     check();
+    // Every chunk computed again: the folded sums are no longer needed (the cursor sums start afresh).
+    if (this.foldedSums && layout.every((c) => this.computed.has(c.key))) {
+      this.foldedSums = undefined;
+      this.cursorCache = undefined;
+    }
     this.builtText = text;
     this.builtAt = Date.now();
     this.buildMs = performance.now() - t0;
@@ -774,7 +941,8 @@ export class DocumentState {
    * anything changed.
    */
   async prepareEdit(cursorOffset: number, options: BuildOptions = {}): Promise<boolean> {
-    if (!this.tokenized || options.snapshots === false || options.traces === false) return false;
+    if (!this.tokenized || this.foldedSums || options.snapshots === false || options.traces === false)
+      return false;
     const ids = [this.rt.config.bos_token_id].concat(this.tokenized.ids);
     const t = this.blocks.tokensBefore(this.tokenized, cursorOffset);
     const at = this.layout.findIndex((c) => c.first <= t && c.last >= t);
@@ -835,9 +1003,11 @@ export class DocumentState {
   stateAt(t: number, mode: StateMode = 'whole_file'): FastWeightState {
     const chunks = this.layout;
     if (this.tokenCount === 0) return this.rt.zeroState();
+    if (this.foldedSums) return this.foldedStateAt(t, mode);
     const lam = this.rt.config.fwl.decay;
     let idx = chunks.findIndex((c) => t >= c.first && t <= c.last);
     if (idx < 0) idx = t < chunks[0]!.first ? -1 : chunks.length; // before all / after all
+    if (idx >= 0 && idx < chunks.length) this.cursorChunk = idx;
     let cache = this.cursorCache;
     const inside = (i: number): boolean => i >= 0 && i < chunks.length;
     if (cache && cache.mode === mode && inside(cache.chunk) && inside(idx)) {
