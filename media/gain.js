@@ -127,20 +127,31 @@
 
     const status = r.state.status;
     const badge = $('state-status');
-    badge.textContent = { current: 'current', rebuilding: 'rebuilding', empty: 'empty', none: 'no state' }[
-      status
-    ];
+    badge.textContent = {
+      current: 'current',
+      folded: 'folded',
+      rebuilding: 'rebuilding',
+      empty: 'empty',
+      dropped: 'dropped',
+      none: 'no state',
+    }[status];
     badge.className = `badge ${status}`;
     $('state-tokens').textContent = int(r.state.tokens);
     $('state-note').textContent =
       status === 'empty'
         ? ` \u2014 completions use the model without adaptation until the state is rebuilt (after an edit). ` +
           `This text would get ${f3(r.evaluated.adaptedBitsPerByte)} bits per byte (a ${gainText(r.evaluated.gainPct)} gain).`
-        : status === 'rebuilding'
-          ? ' \u2014 being rebuilt from the current text'
-          : status === 'none'
-            ? ' \u2014 this file has no state'
-            : '';
+        : status === 'dropped'
+          ? ' \u2014 dropped to stay within fastweights.adaptation.maxMemoryMB (other files were used more ' +
+            'recently); it is built again when you focus or edit this file'
+          : status === 'folded'
+            ? ' \u2014 folded to save memory: exact near the cursor, computed in full again when you edit the ' +
+              'file or move away'
+            : status === 'rebuilding'
+              ? ' \u2014 being rebuilt from the current text'
+              : status === 'none'
+                ? ' \u2014 this file has no state'
+                : '';
     $('eval-note').textContent =
       'Lower is better: bits per byte measure how surprised the model is by each byte of the file. ' +
       '"With adaptation" predicts each token with a state built from the text before it, as ' +

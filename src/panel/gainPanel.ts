@@ -328,10 +328,10 @@ export class GainPanel {
     let status: StateStatus;
     if (!info) status = 'none';
     else if (info.building) status = 'rebuilding';
-    else if (info.tokens === 0) status = 'empty';
+    else if (info.tokens === 0) status = info.dropped ? 'dropped' : 'empty';
     else if (info.builtVersion !== doc.version)
       status = 'rebuilding'; // an edit's rebuild is pending
-    else status = 'current';
+    else status = info.folded ? 'folded' : 'current';
     return { status, tokens: info?.tokens ?? 0, bytes: info?.bytes ?? 0 };
   }
 

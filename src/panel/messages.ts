@@ -6,7 +6,8 @@
 import type { GainBlock } from './blocks';
 import type { CompletionStatsSnapshot } from './statsSource';
 
-export type StateStatus = 'current' | 'rebuilding' | 'empty' | 'none';
+/** 'folded' and 'dropped': what the memory budget did to the state (fastweights.adaptation.maxMemoryMB). */
+export type StateStatus = 'current' | 'folded' | 'rebuilding' | 'empty' | 'dropped' | 'none';
 
 export interface GainView {
   /** Workspace-relative path, for display. */
