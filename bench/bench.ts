@@ -29,6 +29,7 @@ import { DocumentStates } from '../src/adaptation/documentStates';
 import { DEFAULT_SETTINGS } from '../src/completion/settings';
 import { DEFAULT_NGRAM_PARAMS } from '../src/runtime/fileNgrams';
 import { DEFAULT_CONTRIBUTION_THREADS, DEFAULT_THREADS } from '../src/runtime/sessions';
+import { measureAdaptationMemory } from './adaptationMemory';
 import { cpuKernelFlags } from './cpuFlags';
 import { measureEventLoopDelay } from './eventLoop';
 import { FileSwitchSample, measureFileSwitch } from './fileSwitch';
@@ -435,6 +436,24 @@ async function main(): Promise<void> {
   );
   mem.dispose();
 
+  // --- Adaptation memory per file, and 800-line files within the default budget (issue 25). ---
+  const am = await measureAdaptationMemory(rt, big.text);
+  log(
+    `adaptation memory: ${am.activeMb.toFixed(1)} MB for an 800-line file of ${am.fileTokens} tokens in use ` +
+      `(${am.mbPer1kTokens.toFixed(2)} MB per 1,000 tokens), ` +
+      `${am.foldedMb === undefined ? 'never folded' : `${am.foldedMb.toFixed(1)} MB folded`}; ` +
+      `${am.filesInBudget} of ${am.opened} such files adapted within ${am.budgetMb} MB ` +
+      `(${am.folded} folded; ${(am.ms / 1000).toFixed(0)} s)`,
+  );
+  notes.push(
+    'adaptation_mb_per_1k_tokens: all adaptation bytes (chunk contributions, key/value snapshots, traces, ' +
+      'cursor sums, file n-gram cache) of one 800-line held-out file while it is the file in use, per 1,000 ' +
+      'of its tokens. adapted_files_in_budget: of 800-line files opened one after the other (each built ' +
+      'with its cursor in the middle) through DocumentStates with the default budget, how many still hold ' +
+      'a state at the end (least recently used ones are folded first, then dropped); capped by the files ' +
+      'opened (adapted_files_opened).',
+  );
+
   // --- Adaptation and edits on a ~5,000-line file, through the worker's document-state manager. ---
   let bigText = big.text;
   const bigTokens = rt.tokenizer.encode(bigText).length;
@@ -667,6 +686,12 @@ async function main(): Promise<void> {
     rss_mb_50_files_delta: round(rssAfter - rssBefore),
     files_with_state_of_50: withState,
     state_mb_50_files: round(stateBytes / 1048576),
+    adaptation_mb_per_1k_tokens: round(am.mbPer1kTokens, 2),
+    adaptation_folded_mb_per_1k_tokens:
+      am.foldedMbPer1kTokens === undefined ? null : round(am.foldedMbPer1kTokens, 2),
+    adaptation_file_tokens: am.fileTokens,
+    adapted_files_in_budget: am.filesInBudget,
+    adapted_files_opened: am.opened,
     matmul_gflops: round(mm.gflops),
     matmul_gflops_median: round(mm.medianGflops),
     big_file: {
