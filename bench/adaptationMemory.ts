@@ -13,6 +13,8 @@ export interface AdaptationMemory {
   /** Lines and tokens of the first 800-line file, and all its adaptation bytes while it is the active one. */
   fileTokens: number;
   activeMb: number;
+  /** Where the active file's bytes go (MB): contributions, snapshots, traces, sums, ngrams. */
+  activeMbByPart: Record<string, number>;
   /** The same file's bytes once the budget folded it (files used after it filled the budget). */
   foldedMb: number | undefined;
   mbPer1kTokens: number;
@@ -46,6 +48,7 @@ export async function measureAdaptationMemory(
   states.setRuntime(rt);
   const uri = (i: number): string => `bench://memory/file${i}.ts`;
   let activeMb = 0;
+  let activeMbByPart: Record<string, number> = {};
   let fileTokens = 0;
   let foldedMb: number | undefined;
   for (let i = 0; i < files.length; i++) {
@@ -61,6 +64,9 @@ export async function measureAdaptationMemory(
     if (i === 0) {
       const info = states.info(uri(0))!;
       activeMb = info.bytes / 1048576;
+      activeMbByPart = Object.fromEntries(
+        Object.entries(info.bytesByPart ?? {}).map(([part, bytes]) => [part, bytes / 1048576]),
+      );
       fileTokens = info.tokens;
     }
   }
@@ -80,6 +86,7 @@ export async function measureAdaptationMemory(
   return {
     fileTokens,
     activeMb,
+    activeMbByPart,
     foldedMb,
     mbPer1kTokens: per1k(activeMb),
     foldedMbPer1kTokens: foldedMb === undefined ? undefined : per1k(foldedMb),

@@ -440,7 +440,11 @@ async function main(): Promise<void> {
   const am = await measureAdaptationMemory(rt, big.text);
   log(
     `adaptation memory: ${am.activeMb.toFixed(1)} MB for an 800-line file of ${am.fileTokens} tokens in use ` +
-      `(${am.mbPer1kTokens.toFixed(2)} MB per 1,000 tokens), ` +
+      `(${am.mbPer1kTokens.toFixed(2)} MB per 1,000 tokens: ` +
+      Object.entries(am.activeMbByPart)
+        .map(([part, mb]) => `${part} ${mb.toFixed(1)}`)
+        .join(', ') +
+      '), ' +
       `${am.foldedMb === undefined ? 'never folded' : `${am.foldedMb.toFixed(1)} MB folded`}; ` +
       `${am.filesInBudget} of ${am.opened} such files adapted within ${am.budgetMb} MB ` +
       `(${am.folded} folded; ${(am.ms / 1000).toFixed(0)} s)`,
@@ -690,6 +694,9 @@ async function main(): Promise<void> {
     adaptation_folded_mb_per_1k_tokens:
       am.foldedMbPer1kTokens === undefined ? null : round(am.foldedMbPer1kTokens, 2),
     adaptation_file_tokens: am.fileTokens,
+    adaptation_mb_by_part: Object.fromEntries(
+      Object.entries(am.activeMbByPart).map(([k, v]) => [k, round(v)]),
+    ),
     adapted_files_in_budget: am.filesInBudget,
     adapted_files_opened: am.opened,
     matmul_gflops: round(mm.gflops),

@@ -42,6 +42,8 @@ export interface DocumentStateInfo {
    * is edited or its cursor moves away).
    */
   folded?: boolean;
+  /** Where `bytes` goes (DocumentState.bytesByPart, and the file n-gram cache). */
+  bytesByPart?: Record<string, number>;
   /** Whether the memory budget dropped the state (it is built again when the file is focused or edited). */
   dropped?: boolean;
 }
@@ -213,6 +215,7 @@ export class DocumentStates {
       building: e.building !== undefined || e.timer !== undefined,
       buildMs: e.state.buildMs,
       bytes: e.state.byteLength + e.ngrams.byteLength,
+      bytesByPart: { ...e.state.bytesByPart, ngrams: e.ngrams.byteLength },
       computedChunks: e.state.lastBuildComputed,
       bodyTokens: e.state.lastBuildBodyTokens,
       folded: e.state.isFolded,

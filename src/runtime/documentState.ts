@@ -311,17 +311,28 @@ export class DocumentState {
     return this.layout.length;
   }
 
-  get byteLength(): number {
-    let n = 0;
-    for (const c of this.computed.values()) n += c.fromEnd.byteLength + c.fromStart.byteLength;
+  /** Where byteLength goes: chunk contributions (spare ones apart), key/value snapshots, traces, sums. */
+  get bytesByPart(): Record<'contributions' | 'spare' | 'snapshots' | 'traces' | 'sums', number> {
+    const spare = new Set(this.spare);
+    const parts = { contributions: 0, spare: 0, snapshots: 0, traces: 0, sums: 0 };
+    for (const [key, c] of this.computed) {
+      parts[spare.has(key) ? 'spare' : 'contributions'] += c.fromEnd.byteLength + c.fromStart.byteLength;
+    }
     for (const sn of this.snapshots.values()) {
-      n += isCompact(sn.kv) ? compactKvBytes(sn.kv) : kvBytes(sn.kv);
-      if (sn.trace) n += sn.trace.hidden.byteLength + sum(sn.trace.caches.map((c) => kvBytes(c.kv)));
+      parts.snapshots += isCompact(sn.kv) ? compactKvBytes(sn.kv) : kvBytes(sn.kv);
+      if (sn.trace)
+        parts.traces += sn.trace.hidden.byteLength + sum(sn.trace.caches.map((c) => kvBytes(c.kv)));
     }
     const f = this.foldedSums;
-    if (f) n += sum([...f.left, ...f.right].map((x) => x.byteLength)) + (f.at?.state.byteLength ?? 0);
+    if (f)
+      parts.sums += sum([...f.left, ...f.right].map((x) => x.byteLength)) + (f.at?.state.byteLength ?? 0);
     const cc = this.cursorCache;
-    return n + (cc ? cc.left.byteLength + cc.right.byteLength + (cc.at?.state.byteLength ?? 0) : 0);
+    if (cc) parts.sums += cc.left.byteLength + cc.right.byteLength + (cc.at?.state.byteLength ?? 0);
+    return parts;
+  }
+
+  get byteLength(): number {
+    return sum(Object.values(this.bytesByPart));
   }
 
   /** Whether the state is folded (see fold); a rebuild computes the folded chunks again. */

@@ -31,10 +31,15 @@ describe('folded document states', () => {
     const causal = doc.stateAt(t, 'causal').clone();
     const tokens = doc.tokenCount;
     const full = doc.byteLength;
+    const parts = doc.bytesByPart;
+    assert.ok(parts.contributions > 0 && parts.snapshots > 0 && parts.traces > 0, JSON.stringify(parts));
     assert.ok(doc.chunkCount > 4 * FOLD_NEAR_CHUNKS, `${doc.chunkCount} chunks`);
     assert.ok(doc.fold(), 'a complete state folds');
     assert.ok(doc.isFolded);
     assert.equal(doc.tokenCount, tokens, 'a folded state still counts every token position');
+    const folded = doc.bytesByPart;
+    assert.equal(folded.snapshots + folded.traces, 0, 'snapshots and traces are freed');
+    assert.ok(folded.contributions < parts.contributions / 2 && folded.sums > 0, JSON.stringify(folded));
     // Near chunks: 2 * FOLD_NEAR_CHUNKS + 1 of the chunks, plus two sums of two int8 parts per side.
     assert.ok(
       doc.byteLength < full / 3,
