@@ -388,12 +388,13 @@ export function mixWithCache(
 
 /**
  * The blocks not to count while completing at `offset`: when the cursor's line already has text before the
- * cursor, that unfinished line (its block and the next, which holds its line end) would teach the cache
- * that the line ends right at the cursor, and suggestions would come out empty.
+ * cursor, indentation alone included, that unfinished line (its block and the next, which holds its line
+ * end) would teach the cache that the line ends right at the cursor, and suggestions would come out empty
+ * (after `def f():` and the editor's indentation, the cache had the header followed by an empty line).
  */
 export function unfinishedLineBlocks(tokenized: TokenizedText, text: string, offset: number): number[] {
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
-  if (offset <= 0 || text.slice(lineStart, offset).trim().length === 0) return [];
+  if (offset <= 0 || offset === lineStart) return [];
   const at = blockAt(tokenized, offset);
   return [at, at + 1];
 }

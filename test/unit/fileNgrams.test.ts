@@ -166,6 +166,33 @@ describe('file n-gram cache', () => {
     }
   });
 
+  it('leaves out an indented empty line at the cursor too (a docstring or body after a Python def)', async () => {
+    const rt = await runtime();
+    const text =
+      'import json\n\n\ndef load_json(path):\n    """Load a JSON file."""\n    with open(path) as f:\n' +
+      '        return json.load(f)\n\n\ndef save_json(path, data):\n    \n';
+    const cursor = text.lastIndexOf('    \n') + 4;
+    const tokenized = new BlockTokenizer(rt.tokenizer).tokenize(text);
+    const skip = unfinishedLineBlocks(tokenized, text, cursor);
+    assert.ok(skip.length > 0, 'the indentation is the start of an unfinished line');
+    const cache = new FileNgrams(rt.config.vocab_size);
+    cache.update(tokenized, 0, tokenized.blocks.length, skip);
+    const int8 = await FastWeightsRuntime.load({ modelDir: modelDir(), provider: 'cpu', precision: 'int8' });
+    try {
+      const c = await completeLine(int8, text.slice(0, cursor), {
+        ngrams: { cache, params: DEFAULT_NGRAM_PARAMS },
+        maxLines: 6,
+      });
+      // Counting the indented line made the cache predict its end: the suggestion was an empty line.
+      assert.ok(
+        !c.text.startsWith('\n') && c.text.trim().length >= 2,
+        `a suggestion: ${JSON.stringify(c.text)}`,
+      );
+    } finally {
+      await int8.dispose();
+    }
+  });
+
   it('moving the cursor to another line re-skips only those blocks, with the counts of a fresh update', async () => {
     const rt = await runtime();
     const tokenized = new BlockTokenizer(rt.tokenizer).tokenize(PARITY);
