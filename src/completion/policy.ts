@@ -7,8 +7,12 @@ import { CompletionContext } from './context';
 
 /** Characters that may follow the cursor while still completing "to the end of the line". */
 const CLOSERS = /^[\s)\]}>'"`;,.:]*$/;
-/** A line ending with one of these opens a block whose body may be suggested whole. */
-const BLOCK_OPENER = /[{:]\s*$/;
+/**
+ * A line ending with one of these opens a block whose body may be suggested whole. After an arrow at the end
+ * of a line the model most often opens the body's block itself (`=> {`): held to one line, that suggestion
+ * was the lone `{`, too short to show.
+ */
+const BLOCK_OPENER = /(?:[{:]|=>)\s*$/;
 /** These open a list that may run over lines, when nothing follows them on the line. */
 const LIST_OPENER = /[([]\s*$/;
 

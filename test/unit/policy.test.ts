@@ -18,6 +18,8 @@ describe('completion policy: where and how much', () => {
     assert.equal(linesAllowed(contextAt('function f() {\n  |\n}'), 6), 6);
     assert.equal(linesAllowed(contextAt('function f() {|\n}'), 6), 6);
     assert.equal(linesAllowed(contextAt('def f(x):|\n', 'python'), 6), 6);
+    assert.equal(linesAllowed(contextAt('const f = (x: number) => |\n'), 6), 6, 'the body after an arrow');
+    assert.equal(linesAllowed(contextAt('const ok = a >= |\n'), 6), 1, 'a comparison opens nothing');
     assert.equal(linesAllowed(contextAt('const x = foo(|);'), 6), 1);
     assert.equal(linesAllowed(contextAt('  return a|'), 6), 1);
     assert.equal(linesAllowed(contextAt('function f() {\n  |\n}'), 1), 1, 'maxLines 1 keeps one line');
