@@ -58,7 +58,7 @@ export function workerClient(options: Partial<ClientOptions> = {}): ModelClient 
 }
 
 /**
- * Records a difference that a numeric bound checks, for scripts/kernel-spread.sh: with
+ * Records a difference that a numeric bound checks, for npm run bench:spread (bench/kernelSpread.ts): with
  * FASTWEIGHTS_SPREAD_LOG set, appends `name<TAB>value` to that file (the bounds are set from these).
  */
 export function noteSpread(name: string, value: number): void {
