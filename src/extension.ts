@@ -12,14 +12,18 @@ import { CompletionRecord, FastWeightsInlineProvider, readSettings } from './com
 import { CompletionStats } from './completion/stats';
 import type { CompletionPipeline } from './completion/pipeline';
 import { completionMenuItems, registerCompletionControls } from './completion/controls';
-import { isEnabledFor } from './completion/settings';
+import {
+  isTrainedLanguage,
+  LanguageOffNotice,
+  languageOffNotice,
+  languageSupport,
+  TRAINED_LANGUAGES,
+} from './completion/languages';
 import { GainPanel, PanelMessage } from './panel/gainPanel';
 import type { RenderedHeadline } from './panel/messages';
 import { adaptationText, skipReason } from './inputGuards';
 import { watchModelFolder } from './modelWatch';
 import { StatusEditor } from './statusEditor';
-
-export const LANGUAGES = ['typescript', 'typescriptreact', 'javascript', 'javascriptreact', 'python'];
 
 export type RuntimeStatus = 'loading' | 'ready' | 'error';
 
@@ -55,11 +59,27 @@ export interface FastWeightsApi {
   skipReason(uri: vscode.Uri | string): string | undefined;
 }
 
+/** Documents that can be served at all: saved or untitled text, not output panes, diffs or git views. */
+const SERVED_SCHEMES = ['file', 'untitled', 'vscode-remote'];
+
+function enableSetting(): Readonly<Record<string, boolean>> {
+  return readSettings().enable;
+}
+
+/** What to tell the user about a document whose language is off, or undefined when it is on. */
+function offNoticeFor(doc: vscode.TextDocument): LanguageOffNotice | undefined {
+  return languageOffNotice(doc.languageId, languageSupport(doc.languageId, enableSetting()));
+}
+
+/**
+ * Whether a document gets an adaptation state and reaches the completion pipeline. A trained language
+ * does even while the user has it turned off (its state is ready when it is turned on again, and the
+ * pipeline says why it showed nothing); any other language only while fastweights.enable names it, so a
+ * Markdown or JSON file costs nothing.
+ */
 function isSupported(doc: vscode.TextDocument): boolean {
-  return (
-    LANGUAGES.includes(doc.languageId) &&
-    (doc.uri.scheme === 'file' || doc.uri.scheme === 'untitled' || doc.uri.scheme === 'vscode-remote')
-  );
+  if (!SERVED_SCHEMES.includes(doc.uri.scheme)) return false;
+  return isTrainedLanguage(doc.languageId) || languageSupport(doc.languageId, enableSetting()).on;
 }
 
 export function activate(context: vscode.ExtensionContext): FastWeightsApi {
@@ -98,6 +118,7 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
   function updateStatus(): void {
     const editor = statusEditor.pick(vscode.window.activeTextEditor, vscode.window.visibleTextEditors);
     const provider = client?.info?.provider.toUpperCase() ?? '';
+    const languageOff = editor ? offNoticeFor(editor.document) : undefined;
     if (runtimeStatus === 'loading') {
       status.text = '$(loading~spin) FastWeights';
       status.tooltip = 'FastWeights: loading the model...';
@@ -106,13 +127,13 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
       status.text = '$(error) FastWeights';
       status.tooltip = `FastWeights: ${runtimeError ?? 'error'} (click for the menu, see the FastWeights output)`;
       status.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
-    } else if (!editor || !isSupported(editor.document)) {
+    } else if (!editor || !SERVED_SCHEMES.includes(editor.document.uri.scheme)) {
       status.text = `$(circle-slash) FastWeights ${provider}`;
-      status.tooltip = `FastWeights: off for this editor (suggests in ${LANGUAGES.join(', ')}); runs on ${provider}`;
+      status.tooltip = `FastWeights: off for this editor (not a file or an untitled document); runs on ${provider}`;
       status.backgroundColor = undefined;
-    } else if (!isEnabledFor(readSettings().enable, editor.document.languageId)) {
+    } else if (languageOff) {
       status.text = `$(circle-slash) FastWeights ${provider}`;
-      status.tooltip = `FastWeights: completions are off for ${editor.document.languageId} (click for the menu)`;
+      status.tooltip = languageOff.tooltip;
       status.backgroundColor = undefined;
     } else if (skipped.has(editor.document.uri.toString())) {
       status.text = `$(circle-slash) FastWeights ${provider}`;
@@ -229,17 +250,69 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
       completionCount++;
     },
   });
+  // The trained languages in any scheme, as always (notebook cells included), and every language of the
+  // served schemes: which of those are on is the setting's to say, and it changes without a restart. A
+  // document that is off costs one settings look-up per request.
+  const selector: vscode.DocumentFilter[] = [
+    ...TRAINED_LANGUAGES.map((language) => ({ language })),
+    ...SERVED_SCHEMES.map((scheme) => ({ scheme })),
+  ];
   context.subscriptions.push(
-    vscode.languages.registerInlineCompletionItemProvider(
-      LANGUAGES.map((language) => ({ language })),
-      {
-        provideInlineCompletionItems: (doc, position, ctx, token) =>
-          skipped.has(doc.uri.toString())
-            ? undefined
-            : inline.provideInlineCompletionItems(doc, position, ctx, token),
+    vscode.languages.registerInlineCompletionItemProvider(selector, {
+      provideInlineCompletionItems: (doc, position, ctx, token) => {
+        if (ctx.triggerKind === vscode.InlineCompletionTriggerKind.Invoke) explainIfOff(doc);
+        // A trained language the user turned off still goes on: the pipeline counts the request and says no.
+        const served = isTrainedLanguage(doc.languageId) || isSupported(doc);
+        if (!served || skipped.has(doc.uri.toString())) return undefined;
+        return inline.provideInlineCompletionItems(doc, position, ctx, token);
       },
-    ),
+    }),
   );
+
+  /**
+   * Languages whose notice was shown this session: asking again says it in the status bar instead (Alt+\
+   * in a Markdown file, asked of another extension, must not bring the notice back each time).
+   */
+  const noticesShown = new Set<string>();
+
+  /**
+   * An explicit ask (Alt+/, Alt+\) in a language that is off: say why and offer to turn it on. The
+   * setting changes only on the user's click.
+   */
+  function explainIfOff(doc: vscode.TextDocument): void {
+    const languageId = doc.languageId;
+    const notice = offNoticeFor(doc);
+    if (!notice) return;
+    log.info(`no completion in ${doc.uri.toString()}: ${notice.tooltip}`);
+    if (noticesShown.has(languageId)) {
+      void vscode.window.setStatusBarMessage(notice.tooltip, 5000);
+      return;
+    }
+    noticesShown.add(languageId);
+    void vscode.window.showInformationMessage(notice.message, notice.button).then(async (choice) => {
+      if (choice === notice.button) await turnOnLanguage(languageId);
+    });
+  }
+
+  /** Writes `"<id>": true` into the user's global fastweights.enable map, keeping its other entries. */
+  async function turnOnLanguage(languageId: string): Promise<void> {
+    const config = vscode.workspace.getConfiguration('fastweights');
+    const inspected = config.inspect<Record<string, boolean>>('enable');
+    const current = inspected?.globalValue ?? inspected?.defaultValue ?? {};
+    try {
+      await config.update('enable', { ...current, [languageId]: true }, vscode.ConfigurationTarget.Global);
+    } catch (err) {
+      log.error(`could not turn on ${languageId}: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    const support = languageSupport(languageId, enableSetting());
+    // A workspace or folder entry wins over the user settings.
+    const outcome = support.on
+      ? `completions on for ${languageId}`
+      : `${languageId} is still off (${support.reason}: a workspace setting wins)`;
+    log.info(`"${languageId}": true written to fastweights.enable in the user settings; ${outcome}`);
+    void vscode.window.setStatusBarMessage(`FastWeights: ${outcome}`, 5000);
+  }
 
   context.subscriptions.push(...registerCompletionControls(inline));
 
@@ -303,7 +376,7 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
       updateStatus();
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('fastweights.enable')) updateStatus();
+      if (e.affectsConfiguration('fastweights.enable')) enableChanged();
       if (e.affectsConfiguration('fastweights.executionProvider')) {
         void reloadModel('fastweights.executionProvider changed');
       }
@@ -311,6 +384,23 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
         client?.setMemoryBudget(maxMemoryMB());
     }),
   );
+
+  /**
+   * A language turned on gets its open documents adapted (and checked by the input guards) at once; one
+   * the model was not trained on that is no longer named drops its states.
+   */
+  function enableChanged(): void {
+    for (const doc of vscode.workspace.textDocuments) {
+      const uri = doc.uri.toString();
+      if (isSupported(doc)) docChanged(doc, 0);
+      else if (client?.documentState(uri)) {
+        client.documentClosed(uri);
+        inline.clearCache(uri);
+        skipped.delete(uri);
+      }
+    }
+    updateStatus();
+  }
 
   const uriString = (uri: vscode.Uri | string): string => (typeof uri === 'string' ? uri : uri.toString());
 

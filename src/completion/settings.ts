@@ -1,3 +1,5 @@
+import { languageSupport } from './languages';
+
 /**
  * The completion settings the pipeline reads on every request (the editor adapter maps `fastweights.*`
  * configuration onto this; the replay tool passes its own).
@@ -5,7 +7,10 @@
 export type TriggerMode = 'automatic' | 'manual';
 
 export interface CompletionSettings {
-  /** Language id -> enabled; "*" is the default for languages without an entry. */
+  /**
+   * Language id -> enabled; "*" is the default for the trained languages without an entry. Any other
+   * language is on only with its own true entry (languages.ts).
+   */
   enable: Readonly<Record<string, boolean>>;
   /** automatic: suggest while typing; manual: only when asked (command or Alt+\). */
   triggerMode: TriggerMode;
@@ -45,7 +50,10 @@ export const DEFAULT_SETTINGS: CompletionSettings = {
   minTokenProb: 0.7,
 };
 
-/** Whether suggestions are on for a language: its own entry wins over "*". */
+/**
+ * Whether suggestions are on for a language: its own entry wins over "*", and "*" covers only the
+ * languages the model was trained on (languageSupport says why not).
+ */
 export function isEnabledFor(enable: Readonly<Record<string, boolean>>, languageId: string): boolean {
-  return enable[languageId] ?? enable['*'] ?? true;
+  return languageSupport(languageId, enable).on;
 }
