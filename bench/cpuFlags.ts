@@ -3,6 +3,7 @@
  * machines with different ones are not comparable in their last bits or their speed.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 
 /** The flags that matter to onnxruntime's kernel choice, in the order they are printed. */
 export const KERNEL_FLAGS = [
@@ -35,4 +36,9 @@ function readCpuinfo(): string {
   } catch {
     return '';
   }
+}
+
+/** The machine a figure was measured on, for a benchmark's JSON and its last line. */
+export function machineInfo(): { cpus: number; cpu_model: string; cpu_flags: string[] } {
+  return { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? 'unknown', cpu_flags: cpuKernelFlags() };
 }

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DocumentState, evaluateText, FastWeightState, FastWeightsRuntime } from '../src/runtime';
 import { defaultModelDir } from '../src/runtime';
-import { cpuKernelFlags } from './cpuFlags';
+import { machineInfo } from './cpuFlags';
 
 const ROOT = path.resolve(__dirname, '..');
 const NUMERIC_TESTS = ['incremental', 'state', 'parity', 'drafts'].map((f) =>
@@ -98,11 +98,7 @@ async function main(): Promise<void> {
   const spread: Spread = {};
   const passed = { fused: runTests('fused', spread), unfused: runTests('unfused', spread) };
   const across = await acrossKernels();
-  const machine = {
-    cpu_model: os.cpus()[0]?.model ?? 'unknown',
-    cpu_flags: cpuKernelFlags(),
-    cpus: os.cpus().length,
-  };
+  const machine = machineInfo();
   if (json) {
     console.log(
       JSON.stringify(

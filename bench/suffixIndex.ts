@@ -8,11 +8,10 @@
  * Usage: npm run bench:index [-- --tokens N] [--json]
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { defaultModelDir, FastWeightsRuntime } from '../src/runtime';
 import { SuffixIndex } from '../src/runtime/suffixIndex';
-import { cpuKernelFlags } from './cpuFlags';
+import { machineInfo } from './cpuFlags';
 
 const ROOT = path.resolve(__dirname, '..');
 const SOURCE = /\.(ts|tsx|js|jsx|mjs|py)$/;
@@ -104,11 +103,7 @@ async function main(): Promise<void> {
       max: lookups[lookups.length - 1],
     },
     match_tokens: { p50: percentile(lengths, 50), p95: percentile(lengths, 95) },
-    machine: {
-      cpus: os.cpus().length,
-      cpu_model: os.cpus()[0]?.model ?? 'unknown',
-      cpu_flags: cpuKernelFlags(),
-    },
+    machine: machineInfo(),
   };
   if (json) {
     console.log(JSON.stringify(result, null, 2));

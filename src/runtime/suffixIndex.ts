@@ -13,6 +13,7 @@
 /** Token ids must be below this; it is the separator between documents. */
 export const MAX_TOKEN_ID = 0xfffe;
 const SEPARATOR = 0xffff;
+const NOTHING = { from: 0, to: 0 };
 
 export interface NextTokens {
   /** Tokens of the context's longest suffix that occurs followed by a token (0: none). */
@@ -29,6 +30,8 @@ export class SuffixIndex {
     readonly tokens: Uint16Array,
     /** Start positions of the suffixes of `tokens`, in lexicographic order. */
     readonly suffixes: Uint32Array,
+    /** Where each document starts in `tokens` (its separator follows its last token). */
+    private readonly starts: Uint32Array,
   ) {}
 
   /** Indexes `documents` (arrays of token ids below MAX_TOKEN_ID), in this order. */
@@ -36,8 +39,10 @@ export class SuffixIndex {
     let n = 0;
     for (const d of documents) n += d.length + 1;
     const tokens = new Uint16Array(n);
+    const starts = new Uint32Array(documents.length);
     let at = 0;
-    for (const d of documents) {
+    for (const [k, d] of documents.entries()) {
+      starts[k] = at;
       for (let i = 0; i < d.length; i++) {
         const id = d[i]!;
         if (!(id >= 0 && id < MAX_TOKEN_ID)) throw new Error(`token id ${id} out of range`);
@@ -45,7 +50,14 @@ export class SuffixIndex {
       }
       tokens[at++] = SEPARATOR;
     }
-    return new SuffixIndex(tokens, suffixArray(tokens));
+    return new SuffixIndex(tokens, suffixArray(tokens), starts);
+  }
+
+  /** The positions [from, to) of document `k` in `tokens` (for `next`'s `exclude`). */
+  documentSpan(k: number): { from: number; to: number } {
+    const from = this.starts[k]!;
+    const to = k + 1 < this.starts.length ? this.starts[k + 1]! - 1 : this.tokens.length - 1;
+    return { from, to };
   }
 
   get tokenCount(): number {
@@ -90,9 +102,15 @@ export class SuffixIndex {
   /**
    * What followed the longest suffix of `context` (1 to `maxLength` tokens) that occurs in the index with a
    * token after it; counts from at most `maxCount` occurrences, spread evenly over them when there are more.
-   * Length 0 and no counts when not even the last token occurs with a successor.
+   * Length 0 and no counts when not even the last token occurs with a successor. Occurrences starting in
+   * `exclude` (a document's span: the file being scored, left out of its own workspace) do not count.
    */
-  next(context: ArrayLike<number>, maxLength = 64, maxCount = 1024): NextTokens {
+  next(
+    context: ArrayLike<number>,
+    maxLength = 64,
+    maxCount = 1024,
+    exclude: { from: number; to: number } = NOTHING,
+  ): NextTokens {
     const end = context.length;
     // Occurring is monotone in the suffix length: binary search for the longest that has a next token,
     // counting only once, for that one.
@@ -100,21 +118,36 @@ export class SuffixIndex {
     let hi = Math.min(maxLength, end);
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (this.hasNext(context, end - mid, end)) lo = mid;
+      if (this.hasNext(context, end - mid, end, exclude)) lo = mid;
       else hi = mid - 1;
     }
     if (lo === 0) return { length: 0, total: 0, counts: new Map() };
-    return this.countNext(context, end - lo, end, maxCount);
+    return this.countNext(context, end - lo, end, maxCount, exclude);
   }
 
   /** Whether `context[from..to)` occurs with a token after it (not the end of its document). */
-  private hasNext(context: ArrayLike<number>, from: number, to: number): boolean {
+  private hasNext(
+    context: ArrayLike<number>,
+    from: number,
+    to: number,
+    exclude: { from: number; to: number },
+  ): boolean {
     const [lo, hi] = this.range(context, from, to);
-    for (let j = lo; j < hi; j++) if (this.tokens[this.suffixes[j]! + to - from] !== SEPARATOR) return true;
+    for (let j = lo; j < hi; j++) {
+      const at = this.suffixes[j]!;
+      if (at >= exclude.from && at < exclude.to) continue;
+      if (this.tokens[at + to - from] !== SEPARATOR) return true;
+    }
     return false;
   }
 
-  private countNext(context: ArrayLike<number>, from: number, to: number, maxCount: number): NextTokens {
+  private countNext(
+    context: ArrayLike<number>,
+    from: number,
+    to: number,
+    maxCount: number,
+    exclude: { from: number; to: number },
+  ): NextTokens {
     const [lo, hi] = this.range(context, from, to);
     const len = to - from;
     const counts = new Map<number, number>();
@@ -122,7 +155,9 @@ export class SuffixIndex {
     const n = hi - lo;
     const step = n > maxCount ? n / maxCount : 1;
     for (let k = 0; k < Math.min(n, maxCount); k++) {
-      const next = this.tokens[this.suffixes[lo + Math.floor(k * step)]! + len];
+      const at = this.suffixes[lo + Math.floor(k * step)]!;
+      if (at >= exclude.from && at < exclude.to) continue;
+      const next = this.tokens[at + len];
       if (next === undefined || next === SEPARATOR) continue;
       counts.set(next, (counts.get(next) ?? 0) + 1);
       total++;

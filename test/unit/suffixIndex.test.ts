@@ -96,6 +96,23 @@ describe('suffix index (workspace n-grams)', () => {
     assert.equal(tail.next([2]).counts.get(3), 1);
   });
 
+  it("leaves a document's own occurrences out when asked (a file scored against the rest of its workspace)", () => {
+    const rnd = random(5);
+    const docs = Array.from({ length: 4 }, () => Array.from({ length: 120 }, () => Math.floor(rnd() * 5)));
+    const index = SuffixIndex.build(docs);
+    for (let k = 0; k < docs.length; k++) {
+      const others = docs.filter((_, i) => i !== k);
+      for (let trial = 0; trial < 40; trial++) {
+        const at = 1 + Math.floor(rnd() * (docs[k]!.length - 1));
+        const context = docs[k]!.slice(Math.max(0, at - 16), at);
+        const got = index.next(context, 16, 1024, index.documentSpan(k));
+        const want = bruteNext(others, context, 16);
+        assert.equal(got.length, want.length);
+        assert.deepEqual(new Map([...got.counts].sort()), new Map([...want.counts].sort()));
+      }
+    }
+  });
+
   it('samples the counts of a frequent context, with its total scaled to every occurrence', () => {
     const doc = Array.from({ length: 5000 }, (_, i) => (i % 2 === 0 ? 1 : 2 + ((i >> 1) % 2)));
     const index = SuffixIndex.build([doc]);
