@@ -21,6 +21,8 @@ export interface GenerateRequest {
   adapt: boolean;
   /** With adapt: also mix in the file's n-gram cache (absent: true). */
   fileCache?: boolean;
+  /** With fileCache: also mix in the workspace's index when there is one (absent: true). */
+  workspace?: boolean;
   /** End the suggestion before the first token the model gives less than this probability (0: never). */
   minTokenProb?: number;
 }
@@ -52,6 +54,7 @@ export function generationRequest(
   adapt: boolean,
   fileCache = true,
   minTokenProb = 0,
+  workspace = true,
 ): GenerateRequest {
   const request: GenerateRequest = {
     uri: ctx.uri,
@@ -62,6 +65,7 @@ export function generationRequest(
     fileCache,
   };
   if (minTokenProb > 0) request.minTokenProb = minTokenProb;
+  if (!workspace) request.workspace = false;
   // Decoding may stop where post-processing would cut anyway (postprocess/scope.ts): saves tokens.
   if (lines > 1) request.minIndent = ctx.lineIndent.length + (opensBlock(ctx.linePrefix) ? 1 : 0);
   return request;
@@ -77,6 +81,7 @@ export function modelFromClient(client: () => ModelClient | undefined): Completi
         const out = await c.complete(r.uri, r.prefix, r.maxTokens, token, r.adapt, r.maxLines, r.minIndent, {
           fileCache: r.fileCache,
           minTokenProb: r.minTokenProb,
+          workspace: r.workspace,
         });
         return {
           text: out.text,

@@ -204,6 +204,7 @@ export class CompletionPipeline {
           this.opts.adapt ?? true,
           settings.fileCache,
           settings.minTokenProb,
+          settings.workspace,
         );
         const g = await this.opts.model.generate(request, source.token);
         if (g.cancelled) {

@@ -25,6 +25,8 @@ export interface CompletionSettings {
   minConfidence: number;
   /** Mix the file's n-gram cache into adapted suggestions (setting fastweights.adaptation.fileCache). */
   fileCache: boolean;
+  /** With fileCache: also mix in the workspace's index, when the worker holds one. */
+  workspace: boolean;
   /**
    * A suggestion ends before the first token the model gives less than this probability, so what is shown
    * is more often right as a whole (setting fastweights.minTokenProbability; 0 never cuts).
@@ -45,6 +47,7 @@ export const DEFAULT_SETTINGS: CompletionSettings = {
   // (docs/performance-history.md, "Suggestion quality").
   minConfidence: 0.05,
   fileCache: true,
+  workspace: true,
   // Chosen on the valid split with `npm run replay -- --min-token-prob P`
   // (docs/performance-history.md, "Suggestion quality").
   minTokenProb: 0.7,

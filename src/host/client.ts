@@ -59,6 +59,9 @@ export class ModelClient {
   private readonly sentSeq = new Map<string, number>();
   private readonly doneSeq = new Map<string, number>();
   private seq = 0;
+  /** Callers of setWorkspace waiting for the index to be built. */
+  private workspaceWaiters: ((m: { files: number; tokens: number; bytes: number; ms: number }) => void)[] =
+    [];
   private readonly idleWaiters = new Map<string, (() => void)[]>();
   private building = 0;
   private disposed = false;
@@ -140,6 +143,12 @@ export class ModelClient {
         this.building = m.building;
         this.opts.onBusyChange?.(m.building);
         return;
+      case 'workspace': {
+        const waiters = this.workspaceWaiters;
+        this.workspaceWaiters = [];
+        for (const w of waiters) w(m);
+        return;
+      }
       case 'log':
         this.opts.log?.(m.level, m.message);
         return;
@@ -195,7 +204,7 @@ export class ModelClient {
     adapt = true,
     maxLines?: number,
     minIndent?: number,
-    more: { fileCache?: boolean; minTokenProb?: number } = {},
+    more: { fileCache?: boolean; minTokenProb?: number; workspace?: boolean } = {},
   ): Promise<CompletionResult> {
     return this.request<CompletionResult>((id) => {
       const m: ToWorker = { type: 'complete', id, uri, prefix, maxTokens, adapt };
@@ -203,6 +212,7 @@ export class ModelClient {
       if (minIndent !== undefined) m.minIndent = minIndent;
       if (more.fileCache !== undefined) m.fileCache = more.fileCache;
       if (more.minTokenProb !== undefined) m.minTokenProb = more.minTokenProb;
+      if (more.workspace === false) m.workspace = false;
       return m;
     }, token);
   }
@@ -304,6 +314,20 @@ export class ModelClient {
   }
 
   /** Mixture gate or weight and back-off of the file's n-gram cache (default DEFAULT_NGRAM_PARAMS). */
+  /**
+   * Indexes the workspace's files in the worker (replacing the last index; [] drops it); resolves when that
+   * index is built, with its size. Completions with the file cache then also use the index.
+   */
+  setWorkspace(
+    files: { uri: string; text: string }[],
+  ): Promise<{ files: number; tokens: number; bytes: number; ms: number }> {
+    return new Promise((resolve) => {
+      // Resolved by the next index built: the newest list's, unless an earlier build was already finishing.
+      this.workspaceWaiters.push(resolve);
+      this.post({ type: 'setWorkspace', files });
+    });
+  }
+
   setFileCacheParams(params: NgramCacheParams): void {
     this.post({ type: 'setFileCacheParams', params });
   }

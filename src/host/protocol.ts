@@ -40,9 +40,16 @@ export type ToWorker =
       minIndent?: number;
       /** With adapt: also mix in the file's n-gram cache (absent: true). */
       fileCache?: boolean;
+      /** With the file cache: also mix in the workspace's index when there is one (absent: true). */
+      workspace?: boolean;
       /** End the text before the first token less probable than this (absent or 0: never). */
       minTokenProb?: number;
     }
+  /**
+   * The workspace's files to index (replacing any earlier index); completions with the file cache then
+   * also mix in the index's continuations. An empty list drops the index.
+   */
+  | { type: 'setWorkspace'; files: { uri: string; text: string }[] }
   | { type: 'cancel'; id: number }
   | { type: 'docUpdate'; uri: string; version: number; text: string; seq: number; cursorOffset?: number }
   | { type: 'docClosed'; uri: string }
@@ -74,5 +81,7 @@ export type FromWorker =
   | { type: 'progress'; id: number; done: number; total: number }
   | { type: 'state'; uri: string; info: DocumentStateInfo | null; seq: number }
   | { type: 'busy'; building: number }
+  /** The workspace index sent last is built (or dropped: files 0). */
+  | { type: 'workspace'; files: number; tokens: number; bytes: number; ms: number }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
   | { type: 'closed' };

@@ -18,7 +18,9 @@
  * g0,g1,g2,g3,g4 (the gate's coefficients), --modes static,state,adapted (the runs to make),
  * --min-token-prob P (suggestions end before a token less probable than P; default: the extension's),
  * --rebuild-at-line-ends (the state and
- * cache are brought up to date with the typed text each time a line is finished; default: built once).
+ * cache are brought up to date with the typed text each time a line is finished; default: built once),
+ * --workspace DIR (a fourth run, "workspace": adapted plus the index of DIR's files, the typed file left out;
+ * --workspace-per-package: of the package folder right below DIR that holds the typed file).
  * --debounce-sweep 0,50,100 [--key-interval-ms 120]: instead of the replay, measure each debounce value in
  * real time (sweep.ts).
  */
@@ -36,10 +38,29 @@ import { listFiles, pickRegion, Region, seededRandom, shuffled } from './regions
 import { acceptanceByLength, emptyTally, Tally, typeRegion } from './session';
 import { debounceSweep } from './sweep';
 
+/**
+ * --workspace DIR: the files under DIR (with --workspace-per-package, under the folder right below DIR that
+ * holds the region's file: one package of a held-out split); the region's own file under the replay's
+ * uri, so the index leaves its copy out (that copy holds the region's text).
+ */
+function workspaceOf(dir: string, file: string, uri: string): { uri: string; text: string }[] {
+  let root = dir;
+  const inside = path.relative(dir, file);
+  if (values['workspace-per-package'] && !inside.startsWith('..') && inside.includes(path.sep)) {
+    root = path.join(dir, inside.split(path.sep)[0]!);
+  }
+  return listFiles([root]).map((f) => ({
+    uri: path.resolve(f) === path.resolve(file) ? uri : `file://${path.resolve(f)}`,
+    text: fs.readFileSync(f, 'utf8'),
+  }));
+}
+
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     json: { type: 'boolean', default: false },
+    workspace: { type: 'string' },
+    'workspace-per-package': { type: 'boolean', default: false },
     'max-chars': { type: 'string', default: '3000' },
     'files-limit': { type: 'string', default: '15' },
     seed: { type: 'string', default: '1' },
@@ -209,11 +230,17 @@ async function main(): Promise<void> {
   const sleep = async (ms: number): Promise<void> => {
     virtual += ms;
   };
-  const tallies = { static: emptyTally(), state: emptyTally(), adapted: emptyTally() };
+  const tallies = {
+    static: emptyTally(),
+    state: emptyTally(),
+    adapted: emptyTally(),
+    workspace: emptyTally(),
+  };
   const stats = {
     static: new CompletionStats(),
     state: new CompletionStats(),
     adapted: new CompletionStats(),
+    workspace: new CompletionStats(),
   };
   const stateOnly: CompletionSettings = { ...settings, fileCache: false };
   const pipelines = {
@@ -235,20 +262,32 @@ async function main(): Promise<void> {
     }),
     adapted: new CompletionPipeline({
       model: modelFromClient(() => client),
-      settings: () => ({ ...settings, fileCache: true }),
+      settings: () => ({ ...settings, fileCache: true, workspace: false }),
       stats: stats.adapted,
       adapt: true,
       sleep,
       now,
     }),
+    // As adapted, with the workspace's index (--workspace DIR).
+    workspace: new CompletionPipeline({
+      model: modelFromClient(() => client),
+      settings: () => ({ ...settings, fileCache: true, workspace: true }),
+      stats: stats.workspace,
+      adapt: true,
+      sleep,
+      now,
+    }),
   };
-  const modes = (['static', 'state', 'adapted'] as const).filter((m) => values.modes.split(',').includes(m));
+  const modes = (['static', 'state', 'adapted', 'workspace'] as const).filter((m) =>
+    m === 'workspace' ? values.workspace !== undefined : values.modes.split(',').includes(m),
+  );
   for (const [i, region] of regions.entries()) {
     const uri = `file:///replay/${i}/${path.basename(region.file)}`;
     // The document as it is when the user starts: the file without the region (its line kept empty).
     const start = region.before + '\n' + region.after;
     client.documentChanged(uri, 1, () => start, 0);
     await client.whenIdle(uri);
+    if (values.workspace) await client.setWorkspace(workspaceOf(values.workspace, region.file, uri));
     let version = 1;
     for (const mode of modes) {
       // Each run starts from the same document; with --rebuild-at-line-ends the adapted runs bring the
@@ -270,8 +309,11 @@ async function main(): Promise<void> {
     const s = summary(tallies.static, stats.static).keystrokes_saved_pct;
     const f = summary(tallies.state, stats.state).keystrokes_saved_pct;
     const a = summary(tallies.adapted, stats.adapted).keystrokes_saved_pct;
+    const w = values.workspace
+      ? ` workspace ${summary(tallies.workspace, stats.workspace).keystrokes_saved_pct}%`
+      : '';
     log(
-      `${i + 1}/${regions.length} ${region.file} (${region.text.length} chars): saved so far static ${s}% state ${f}% adapted ${a}% (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+      `${i + 1}/${regions.length} ${region.file} (${region.text.length} chars): saved so far static ${s}% state ${f}% adapted ${a}%${w} (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
     );
   }
   const abort = await abortProbe(client, regions, Number(values['abort-probes']));
@@ -291,6 +333,7 @@ async function main(): Promise<void> {
     static: summary(tallies.static, stats.static),
     state: summary(tallies.state, stats.state),
     adapted: summary(tallies.adapted, stats.adapted),
+    ...(values.workspace !== undefined ? { workspace: summary(tallies.workspace, stats.workspace) } : {}),
     state_over_static: 0,
     adapted_over_static: 0,
     abort,

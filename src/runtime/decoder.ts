@@ -22,6 +22,8 @@ import {
 import { cacheDraft, lookupDraft } from './drafts';
 import { extendTape, matchTape, PromptCache } from './promptCache';
 import { argmaxRow, FastWeightsRuntime, KvCache } from './runtime';
+import type { SuffixIndex } from './suffixIndex';
+import { WorkspaceNgramParams, workspaceWeight } from './workspaceNgrams';
 
 export { PromptCache } from './promptCache';
 
@@ -52,6 +54,11 @@ export interface CompleteOptions {
   minIndent?: number;
   /** The file's n-gram cache, mixed into each next-token distribution (absent: the model alone). */
   ngrams?: { cache: FileNgrams; params: NgramCacheParams };
+  /**
+   * The workspace's index, its longest-match continuation mixed in after the file cache; `exclude` is the
+   * span of the file being completed (its copy in the index is stale, and the file cache has its text).
+   */
+  workspace?: { index: SuffixIndex; params: WorkspaceNgramParams; exclude?: { from: number; to: number } };
   /**
    * Most draft tokens verified together with each generated token (speculative decoding with drafts from
    * the file itself, see drafts.ts; the text is that of plain greedy decoding). 0 disables (default
@@ -457,15 +464,44 @@ export async function completeLine(
     return context.slice(context.lastIndexOf(cfg.bos_token_id) + 1);
   }
 
-  /** The model's row mixed with the file's n-gram cache (probabilities), or undefined without a cache. */
+  /**
+   * The model's row mixed with the file's n-gram cache and the workspace's index (probabilities), or
+   * undefined where neither has anything to add.
+   */
   function mixCache(logits: Float32Array): Float32Array | undefined {
+    let out: Float32Array | undefined;
     const ngrams = options.ngrams;
-    if (!ngrams || !cacheEnabled(ngrams.params)) return undefined;
-    const cacheDist = (cacheRow ??= new Float32Array(V));
-    const match = ngrams.cache.distribution(cacheContext(), ngrams.params.beta, cacheDist);
-    if (!match) return undefined;
-    const out = (mixedRow ??= new Float32Array(V));
-    mixWithCache(logits, V, cacheDist, cacheWeight(ngrams.params, match), out);
+    if (ngrams && cacheEnabled(ngrams.params)) {
+      const cacheDist = (cacheRow ??= new Float32Array(V));
+      const match = ngrams.cache.distribution(cacheContext(), ngrams.params.beta, cacheDist);
+      if (match) {
+        out = mixedRow ??= new Float32Array(V);
+        mixWithCache(logits, V, cacheDist, cacheWeight(ngrams.params, match), out);
+      }
+    }
+    const ws = options.workspace;
+    if (!ws) return out;
+    const context = history.slice(-ws.params.maxLength);
+    const found = ws.index.next(
+      context.slice(context.lastIndexOf(cfg.bos_token_id) + 1),
+      ws.params.maxLength,
+      256,
+      ws.exclude,
+    );
+    let sampled = 0;
+    let top = 0;
+    for (const c of found.counts.values()) {
+      sampled += c;
+      top = Math.max(top, c);
+    }
+    const w = sampled > 0 ? workspaceWeight(ws.params, found.length, found.total, top / sampled) : 0;
+    if (w === 0) return out;
+    if (!out) {
+      out = mixedRow ??= new Float32Array(V);
+      mixWithCache(logits, V, out, 0, out); // the model's probabilities (weight 0: the row's contents unused)
+    }
+    for (let i = 0; i < V; i++) out[i] = out[i]! * (1 - w);
+    for (const [id, c] of found.counts) out[id] = out[id]! + (w * c) / sampled;
     return out;
   }
 

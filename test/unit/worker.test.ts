@@ -60,6 +60,38 @@ describe('model worker (what the extension runs)', () => {
     assert.equal(client.documentState(uri), undefined);
   });
 
+  it("mixes the workspace index into adapted completions, leaving the file's own copy out", async () => {
+    const uri = 'file:///tmp/worker-workspace.ts';
+    const line = 'const retryPolicy = createExponentialBackoff({ maxAttempts:';
+    const other = `import { createExponentialBackoff } from './backoff';\n\n${line} 7, baseDelayMs: 250, jitter: 0.3 });\n`;
+    const doc = `import { createExponentialBackoff } from './backoff';\n\nexport function connect() {\n  ${line}`;
+    client.documentChanged(uri, 1, () => doc, 0);
+    await client.whenIdle(uri);
+    const without = await client.complete(uri, doc, 16);
+    // The document's own (stale) copy holds the answer: left out, it must not be what the index predicts.
+    const leaked = await client.setWorkspace([{ uri, text: `${doc} 11, baseDelayMs: 999 });\n` }]);
+    assert.equal(leaked.files, 1);
+    const ownOnly = await client.complete(uri, doc, 16);
+    assert.equal(ownOnly.text, without.text, 'the file itself is not its own workspace');
+    const built = await client.setWorkspace([
+      { uri: 'file:///tmp/retry.ts', text: other },
+      { uri, text: `${doc} 11, baseDelayMs: 999 });\n` },
+    ]);
+    assert.equal(built.files, 2);
+    assert.ok(built.tokens > 20 && built.bytes === 6 * built.tokens);
+    const withIndex = await client.complete(uri, doc, 16);
+    assert.ok(
+      withIndex.text.startsWith(' 7, baseDelayMs: 250'),
+      `with the workspace: ${JSON.stringify(withIndex.text)}`,
+    );
+    assert.ok(!without.text.startsWith(' 7, baseDelayMs: 250'), `without: ${JSON.stringify(without.text)}`);
+    const statik = await client.complete(uri, doc, 16, undefined, false);
+    assert.ok(!statik.text.startsWith(' 7, baseDelayMs: 250'), 'the static model does not use the index');
+    assert.equal((await client.setWorkspace([])).files, 0);
+    assert.equal((await client.complete(uri, doc, 16)).text, without.text, 'an empty list drops the index');
+    client.documentClosed(uri);
+  });
+
   it('debounces edits and builds the latest version only', async () => {
     const uri = 'file:///tmp/worker-edits.ts';
     for (let v = 1; v <= 5; v++) client.documentChanged(uri, v, () => TEXT.slice(0, 200 * v));
