@@ -10,7 +10,7 @@ const vscode = require('vscode');
 const EXTENSION_ID = process.env.FASTWEIGHTS_TEST_EXTENSION_ID || 'fastweights.fastweights';
 const PANEL_TITLE = 'FastWeights: Adaptation Gain';
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const { until } = require('./helpers');
 
 function workspaceFile(rel) {
   const folder = vscode.workspace.workspaceFolders && vscode.workspace.workspaceFolders[0];
@@ -23,17 +23,6 @@ async function show(rel) {
   // Not a preview tab: a preview is replaced by the next file shown, which closes its document and drops
   // its state (the "Reset all" test needs two files with states).
   return vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.One, preview: false });
-}
-
-/** Waits until `check()` returns a truthy value (or fails after `ms`, saying what it waited for). */
-async function until(what, check, ms = 120000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 function panelTabOpen() {

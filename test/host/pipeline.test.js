@@ -9,13 +9,7 @@ const path = require('path');
 const vscode = require('vscode');
 
 const EXTENSION_ID = process.env.FASTWEIGHTS_TEST_EXTENSION_ID || 'fastweights.fastweights';
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function workspaceRoot() {
-  const folder = vscode.workspace.workspaceFolders && vscode.workspace.workspaceFolders[0];
-  assert.ok(folder, 'the test run opens a workspace folder');
-  return folder.uri.fsPath;
-}
+const { sleep, workspaceRoot, suggestionAtCursor } = require('./helpers');
 
 /** Writes a file with a `|` marking the cursor, opens it and puts the cursor there. */
 async function openWithCursor(relPath, textWithCursor) {
@@ -38,50 +32,6 @@ async function waitFor(what, predicate, timeoutMs = 120000) {
     await sleep(100);
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-/**
- * Asks for a suggestion (Alt+\\) until the provider has shown one at the cursor of `editor`. Re-asking
- * cancels a generation in flight, so the wait between asks doubles (a loaded machine can be slow).
- */
-async function suggestionAtCursor(api, editor, timeoutMs = 240000, undefinedIfNone = false) {
-  const deadline = Date.now() + timeoutMs;
-  const uri = editor.document.uri.toString();
-  let interval = 20000;
-  while (Date.now() < deadline) {
-    const requests = api.completionPipeline.counters.requests;
-    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
-    const until = Math.min(Date.now() + interval, deadline);
-    interval *= 2;
-    while (Date.now() < until) {
-      const c = api.lastCompletion;
-      const at = editor.selection.active;
-      if (
-        c &&
-        c.uri === uri &&
-        c.version === editor.document.version &&
-        c.line === at.line &&
-        c.character === at.character
-      )
-        return c;
-      // The pipeline answered this document with nothing to show (not a cancelled request).
-      const o = api.completionPipeline.lastOutcome;
-      if (
-        undefinedIfNone &&
-        api.completionPipeline.counters.requests > requests &&
-        o &&
-        o.kind === 'none' &&
-        o.reason !== 'cancelled'
-      )
-        return undefined;
-      await sleep(100);
-    }
-  }
-  throw new Error(
-    `no suggestion at the cursor of ${uri} (completions so far: ${api.completionCount}; ` +
-      `pipeline ${JSON.stringify(api.completionPipeline.counters)}, last outcome ` +
-      `${JSON.stringify(api.completionPipeline.lastOutcome)})`,
-  );
 }
 
 async function setSetting(key, value) {
