@@ -24,6 +24,7 @@ import type { RenderedHeadline } from './panel/messages';
 import { adaptationText, skipReason } from './inputGuards';
 import { watchModelFolder } from './modelWatch';
 import { StatusEditor } from './statusEditor';
+import { WorkspaceFeed } from './workspaceFeed';
 
 export type RuntimeStatus = 'loading' | 'ready' | 'error';
 
@@ -57,6 +58,8 @@ export interface FastWeightsApi {
   readonly statusBar: { text: string; tooltip: string };
   /** Why a document is left alone (binary, minified, too large), or undefined. */
   skipReason(uri: vscode.Uri | string): string | undefined;
+  /** What the workspace index is doing ("indexing N files", "workspace index: N files, T tokens", ...). */
+  workspaceIndexStatus(): { indexing: boolean; text: string } | undefined;
 }
 
 /** Documents that can be served at all: saved or untitled text, not output panes, diffs or git views. */
@@ -95,6 +98,8 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
 
   let client: ModelClient | undefined;
   let runtimeStatus: RuntimeStatus = 'loading';
+  /** What the workspace index is doing (a line of the status bar's tooltip). */
+  let workspaceStatus: { indexing: boolean; text: string } | undefined;
   let runtimeError: string | undefined;
   let lastCompletion: CompletionRecord | undefined;
   let completionCount = 0;
@@ -142,10 +147,12 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     } else {
       const info = client?.documentState(editor.document.uri.toString());
       const adapting = (client?.busy ?? 0) > 0 || (info?.building ?? false);
-      status.text = adapting ? `$(sync~spin) FastWeights ${provider}` : `$(check) FastWeights ${provider}`;
+      const busy = adapting || (workspaceStatus?.indexing ?? false);
+      status.text = busy ? `$(sync~spin) FastWeights ${provider}` : `$(check) FastWeights ${provider}`;
       status.tooltip =
         `FastWeights: ${adapting ? 'adapting to the file' : 'ready'} on ${provider}` +
         (info ? `; state from ${info.tokens} tokens` : '') +
+        (workspaceStatus ? `\n${workspaceStatus.text}` : '') +
         (client?.info?.fallbackReason ? `\n${client.info.fallbackReason}` : '');
       status.backgroundColor = undefined;
     }
@@ -205,6 +212,7 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
       modelWatch = undefined;
       shownError = undefined;
       for (const doc of vscode.workspace.textDocuments) if (isSupported(doc)) docChanged(doc, 0);
+      workspaceFeed.schedule(); // a new worker holds no index
     } catch (err) {
       void next.dispose();
       if (my !== generation) return;
@@ -404,6 +412,34 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
 
   const uriString = (uri: vscode.Uri | string): string => (typeof uri === 'string' ? uri : uri.toString());
 
+  const workspaceFeed = new WorkspaceFeed({
+    send: (files) => {
+      const c = client;
+      return c ? c.setWorkspace(files) : Promise.reject(new Error('the model is not loaded'));
+    },
+    enabled: () =>
+      vscode.workspace.getConfiguration('fastweights').get<boolean>('adaptation.workspace', true),
+    maxTokens: () =>
+      vscode.workspace.getConfiguration('fastweights').get<number>('workspace.maxTokens', 1000000),
+    log: (message) => log.info(message),
+    onStatus: (s) => {
+      workspaceStatus = s;
+      updateStatus();
+    },
+  });
+  context.subscriptions.push(
+    workspaceFeed,
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (
+        e.affectsConfiguration('fastweights.adaptation.workspace') ||
+        e.affectsConfiguration('fastweights.workspace.maxTokens')
+      ) {
+        inline.clearCache(); // suggestions made with the old index are not shown again
+        workspaceFeed.schedule();
+      }
+    }),
+  );
+
   context.subscriptions.push(
     vscode.commands.registerCommand('fastweights.resetFileAdaptation', (uri?: vscode.Uri) => {
       const target = uri instanceof vscode.Uri ? uri : vscode.window.activeTextEditor?.document.uri;
@@ -419,8 +455,14 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     vscode.commands.registerCommand('fastweights.resetAllAdaptation', () => {
       client?.resetAll();
       inline.clearCache();
-      log.info('adaptation reset for all files');
+      log.info('adaptation reset for all files; the workspace index is built again');
+      workspaceFeed.schedule();
       updateStatus();
+    }),
+    vscode.commands.registerCommand('fastweights.resetWorkspaceAdaptation', () => {
+      inline.clearCache();
+      log.info('workspace adaptation reset: the index is built again from the files as they are now');
+      workspaceFeed.schedule();
     }),
     vscode.commands.registerCommand('fastweights.showAdaptationGain', async () => {
       const editor = vscode.window.activeTextEditor;
@@ -501,6 +543,7 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
       return { text: status.text, tooltip: typeof status.tooltip === 'string' ? status.tooltip : '' };
     },
     skipReason: (uri) => skipped.get(uriString(uri)),
+    workspaceIndexStatus: () => workspaceStatus,
   };
   return api;
 }

@@ -51,8 +51,7 @@ export function readSettings(): CompletionSettings {
       Math.max(0, c.get<number>('minStartProbability', DEFAULT_SETTINGS.minConfidence)),
     ),
     fileCache: c.get<boolean>('adaptation.fileCache', DEFAULT_SETTINGS.fileCache),
-    // The extension does not index the workspace yet (issue 24): without an index this changes nothing.
-    workspace: DEFAULT_SETTINGS.workspace,
+    workspace: c.get<boolean>('adaptation.workspace', DEFAULT_SETTINGS.workspace),
     minTokenProb: Math.min(
       1,
       Math.max(0, c.get<number>('minTokenProbability', DEFAULT_SETTINGS.minTokenProb)),

@@ -1,0 +1,142 @@
+/**
+ * Feeds the model worker the workspace's source files, so completions also draw on the rest of the
+ * repository (the worker's suffix-array index, issue 24). This module only collects text: which files
+ * (the workspace folders' source files, `files.exclude` and `search.exclude` honoured, node_modules and
+ * files the input guards leave alone skipped, open documents from their editor text), in which order when
+ * the token budget binds (nearest to the active file first), and when to send them again (created,
+ * changed, deleted or renamed files, after a quiet spell).
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { skipReason } from './inputGuards';
+
+/** The source files the model reads; other files never enter the index. */
+const SOURCE_GLOB = '**/*.{ts,tsx,js,jsx,mjs,cjs,py}';
+const ALWAYS_EXCLUDED = ['**/node_modules/**', '**/.git/**', '**/*.min.js'];
+/** Files listed at most (the budget usually binds first). */
+const MAX_FILES = 20000;
+/** Bytes per token, about, in this model's code: the budget is checked on bytes before tokenizing. */
+const BYTES_PER_TOKEN = 3.5;
+/** Quiet time after file changes before the index is built again (a branch switch touches many files). */
+const REBUILD_DELAY_MS = 5000;
+
+export interface WorkspaceFeedDeps {
+  /** Sends the files (the client's setWorkspace); resolves with the index built. */
+  send(files: { uri: string; text: string }[]): Promise<{ files: number; tokens: number; ms: number }>;
+  enabled(): boolean;
+  maxTokens(): number;
+  log(message: string): void;
+  /** What the status bar says of the index: "indexing N files", then undefined or the summary. */
+  onStatus(status: { indexing: boolean; text: string }): void;
+}
+
+export class WorkspaceFeed implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private again = false;
+
+  constructor(private readonly deps: WorkspaceFeedDeps) {
+    const watcher = vscode.workspace.createFileSystemWatcher(SOURCE_GLOB);
+    const changed = (): void => this.schedule(REBUILD_DELAY_MS);
+    this.disposables.push(
+      watcher,
+      watcher.onDidCreate(changed),
+      watcher.onDidChange(changed),
+      watcher.onDidDelete(changed),
+      vscode.workspace.onDidChangeWorkspaceFolders(changed),
+    );
+  }
+
+  /** Builds the index soon (`delayMs` after the last call), or drops it when the setting is off. */
+  schedule(delayMs = 0): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.rebuild(), delayMs);
+  }
+
+  private async rebuild(): Promise<void> {
+    this.timer = undefined;
+    if (this.running) {
+      this.again = true; // one more build once this one is done, with what changed meanwhile
+      return;
+    }
+    this.running = true;
+    try {
+      if (!this.deps.enabled()) {
+        await this.deps.send([]);
+        this.deps.onStatus({ indexing: false, text: 'workspace adaptation off' });
+        return;
+      }
+      const files = await this.collect();
+      this.deps.onStatus({ indexing: true, text: `indexing ${files.length.toLocaleString('en-US')} files` });
+      const built = await this.deps.send(files);
+      const summary =
+        `workspace index: ${built.files.toLocaleString('en-US')} files, ` +
+        `${built.tokens.toLocaleString('en-US')} tokens`;
+      this.deps.log(`${summary} in ${built.ms.toFixed(0)} ms`);
+      this.deps.onStatus({ indexing: false, text: summary });
+    } catch (e) {
+      this.deps.log(`workspace index failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.deps.onStatus({ indexing: false, text: 'workspace index failed (see the log)' });
+    } finally {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.schedule(REBUILD_DELAY_MS);
+      }
+    }
+  }
+
+  /** The files to index, nearest to the active editor's file first, within the token budget. */
+  private async collect(): Promise<{ uri: string; text: string }[]> {
+    const exclude = `{${[...ALWAYS_EXCLUDED, ...excludedGlobs()].join(',')}}`;
+    const uris = await vscode.workspace.findFiles(SOURCE_GLOB, exclude, MAX_FILES);
+    const active = vscode.window.activeTextEditor?.document.uri.fsPath;
+    const open = new Map(vscode.workspace.textDocuments.map((d) => [d.uri.toString(), d] as const));
+    uris.sort(
+      (a, b) => distance(active, a.fsPath) - distance(active, b.fsPath) || a.fsPath.localeCompare(b.fsPath),
+    );
+    const budget = this.deps.maxTokens() * BYTES_PER_TOKEN;
+    const out: { uri: string; text: string }[] = [];
+    let bytes = 0;
+    for (const uri of uris) {
+      const doc = open.get(uri.toString());
+      let text: string;
+      try {
+        text = doc ? doc.getText() : new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+      } catch {
+        continue; // deleted meanwhile, or unreadable: left out
+      }
+      if (skipReason(text) !== undefined) continue; // binary, minified or huge: as for open files
+      if (bytes + text.length > budget) continue;
+      bytes += text.length;
+      out.push({ uri: uri.toString(), text });
+    }
+    return out;
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** The globs `files.exclude` and `search.exclude` turn on (their `true` entries). */
+function excludedGlobs(): string[] {
+  const globs: string[] = [];
+  for (const key of ['files.exclude', 'search.exclude']) {
+    const map = vscode.workspace.getConfiguration().get<Record<string, unknown>>(key) ?? {};
+    for (const [glob, on] of Object.entries(map)) if (on === true) globs.push(glob);
+  }
+  return globs;
+}
+
+/** Folder steps between two files (0: the same folder); a file far from everything open comes last. */
+function distance(from: string | undefined, to: string): number {
+  if (!from) return 0;
+  const a = path.dirname(from).split(path.sep);
+  const b = path.dirname(to).split(path.sep);
+  let common = 0;
+  while (common < a.length && common < b.length && a[common] === b[common]) common++;
+  return a.length - common + (b.length - common);
+}
