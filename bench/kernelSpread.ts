@@ -32,7 +32,13 @@ function runTests(kernels: 'fused' | 'unfused', into: Spread): boolean {
   try {
     execFileSync(
       process.execPath,
-      [path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...NUMERIC_TESTS],
+      [
+        path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js'),
+        '--no-config',
+        '--timeout',
+        '300000',
+        ...NUMERIC_TESTS,
+      ],
       {
         cwd: ROOT,
         env: { ...process.env, FASTWEIGHTS_SPREAD_LOG: log, FASTWEIGHTS_TEST_KERNELS: kernels },
