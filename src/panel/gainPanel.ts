@@ -127,6 +127,9 @@ export class GainPanel {
     this.panel.onDidDispose(() => this.disposeResources());
   }
 
+  /** Set once the panel is closed: nothing is posted to its webview after that. */
+  private disposed = false;
+
   dispose(): void {
     this.panel.dispose();
   }
@@ -358,11 +361,15 @@ export class GainPanel {
   }
 
   private post(message: PanelMessage): void {
+    // An evaluation's progress may still arrive from the worker after the panel was closed: the webview
+    // is gone then, and touching it throws.
+    if (this.disposed) return;
     this.lastMessage = message;
     void this.panel.webview.postMessage(message);
   }
 
   private disposeResources(): void {
+    this.disposed = true;
     this.job?.cancel();
     this.throttle.dispose();
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
