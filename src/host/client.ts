@@ -59,9 +59,11 @@ export class ModelClient {
   private readonly sentSeq = new Map<string, number>();
   private readonly doneSeq = new Map<string, number>();
   private seq = 0;
-  /** Callers of setWorkspace waiting for the index to be built. */
-  private workspaceWaiters: ((m: { files: number; tokens: number; bytes: number; ms: number }) => void)[] =
-    [];
+  /** Callers of setWorkspace waiting for the index to be built (rejected if the worker stops first). */
+  private workspaceWaiters: {
+    resolve: (m: { files: number; tokens: number; bytes: number; ms: number }) => void;
+    reject: (e: Error) => void;
+  }[] = [];
   private readonly idleWaiters = new Map<string, (() => void)[]>();
   private building = 0;
   private disposed = false;
@@ -112,6 +114,10 @@ export class ModelClient {
   private failAll(e: Error): void {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+    // A worker that stopped builds no index: its waiters must not wait forever (the feed would stall).
+    const waiters = this.workspaceWaiters;
+    this.workspaceWaiters = [];
+    for (const w of waiters) w.reject(e);
   }
 
   private onMessage(m: FromWorker): void {
@@ -146,7 +152,7 @@ export class ModelClient {
       case 'workspace': {
         const waiters = this.workspaceWaiters;
         this.workspaceWaiters = [];
-        for (const w of waiters) w(m);
+        for (const w of waiters) w.resolve(m);
         return;
       }
       case 'log':
@@ -321,9 +327,13 @@ export class ModelClient {
   setWorkspace(
     files: { uri: string; text: string }[],
   ): Promise<{ files: number; tokens: number; bytes: number; ms: number }> {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
+      if (this.disposed) {
+        reject(new Error('model worker stopped'));
+        return;
+      }
       // Resolved by the next index built: the newest list's, unless an earlier build was already finishing.
-      this.workspaceWaiters.push(resolve);
+      this.workspaceWaiters.push({ resolve, reject });
       this.post({ type: 'setWorkspace', files });
     });
   }

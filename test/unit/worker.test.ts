@@ -92,6 +92,17 @@ describe('model worker (what the extension runs)', () => {
     client.documentClosed(uri);
   });
 
+  it('fails a workspace request when the worker stops before the index is built (the feed never stalls)', async () => {
+    const other = workerClient();
+    await other.ready;
+    const pending = other.setWorkspace([
+      { uri: 'file:///tmp/a.ts', text: 'export const a = 1;\n'.repeat(2000) },
+    ]);
+    await other.dispose();
+    await assert.rejects(pending, /worker stopped/);
+    await assert.rejects(other.setWorkspace([]), /worker stopped/, 'a stopped client says so at once');
+  });
+
   it('debounces edits and builds the latest version only', async () => {
     const uri = 'file:///tmp/worker-edits.ts';
     for (let v = 1; v <= 5; v++) client.documentChanged(uri, v, () => TEXT.slice(0, 200 * v));
