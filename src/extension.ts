@@ -462,7 +462,7 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
     vscode.commands.registerCommand('fastweights.resetWorkspaceAdaptation', () => {
       inline.clearCache();
       log.info('workspace adaptation reset: the index is built again from the files as they are now');
-      workspaceFeed.schedule();
+      return workspaceFeed.rebuildNow(); // (tests wait for it)
     }),
     vscode.commands.registerCommand('fastweights.showAdaptationGain', async () => {
       const editor = vscode.window.activeTextEditor;

@@ -35,6 +35,8 @@ export class WorkspaceFeed implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private again = false;
+  /** Callers waiting for a build that starts after they asked (rebuildNow). */
+  private waiters: (() => void)[] = [];
 
   constructor(private readonly deps: WorkspaceFeedDeps) {
     const watcher = vscode.workspace.createFileSystemWatcher(SOURCE_GLOB);
@@ -54,6 +56,14 @@ export class WorkspaceFeed implements vscode.Disposable {
     this.timer = setTimeout(() => void this.rebuild(), delayMs);
   }
 
+  /** Builds the index now from the files as they are; resolves when that build is done (or failed). */
+  rebuildNow(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.schedule(0);
+    });
+  }
+
   private async rebuild(): Promise<void> {
     this.timer = undefined;
     if (this.running) {
@@ -61,6 +71,9 @@ export class WorkspaceFeed implements vscode.Disposable {
       return;
     }
     this.running = true;
+    // This build reads the files after these callers asked: it is the one they wait for.
+    const waiters = this.waiters;
+    this.waiters = [];
     try {
       if (!this.deps.enabled()) {
         await this.deps.send([]);
@@ -79,6 +92,7 @@ export class WorkspaceFeed implements vscode.Disposable {
       this.deps.log(`workspace index failed: ${e instanceof Error ? e.message : String(e)}`);
       this.deps.onStatus({ indexing: false, text: 'workspace index failed (see the log)' });
     } finally {
+      for (const w of waiters) w();
       this.running = false;
       if (this.again) {
         this.again = false;

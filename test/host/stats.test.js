@@ -56,6 +56,12 @@ const FILE = [
 ].join('\n');
 const TARGET = 3;
 
+async function setWorkspaceAdaptation(value) {
+  await vscode.workspace
+    .getConfiguration('fastweights')
+    .update('adaptation.workspace', value, vscode.ConfigurationTarget.Global);
+}
+
 /** Opens `file` in a tab of its own (not a preview, which the next file shown would replace). */
 async function openInTab(file) {
   const document = await vscode.workspace.openTextDocument(file);
@@ -76,10 +82,14 @@ describe('completion statistics: accepted count in a real VS Code extension host
     api = await extension.activate();
     await api.runtimeReady;
     assert.strictEqual(api.status, 'ready', `runtime status (error: ${api.error})`);
+    // The places below were chosen for what the file alone suggests; the workspace (which the other tests
+    // fill with files) would change it. The count of accepts is the same either way.
+    await setWorkspaceAdaptation(false);
   });
 
   after(async function () {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await setWorkspaceAdaptation(undefined);
   });
 
   it('accepted count: equals the accepts that inserted a suggestion, in the stats and the gain panel', async function () {

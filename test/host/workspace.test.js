@@ -63,8 +63,8 @@ describe('workspace adaptation in a real VS Code extension host', function () {
   });
 
   it('suggests a name defined only in another file, and not once workspace adaptation is off', async () => {
-    // The defining file was written after start-up: build the index again now rather than after the quiet
-    // spell the file watcher waits for.
+    // The defining file was written after start-up: build the index again now (the command resolves once
+    // a build that read the files after it was given is done) rather than after the watcher's quiet spell.
     await vscode.commands.executeCommand('fastweights.resetWorkspaceAdaptation');
     const built = await indexSettled(api, (t) => /^workspace index: [1-9]/.test(t));
     const file = path.join(dir(), 'close.ts');
