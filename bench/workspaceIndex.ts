@@ -6,19 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FastWeightsRuntime } from '../src/runtime';
+import { listFiles } from '../src/replay/regions';
 import { SuffixIndex } from '../src/runtime/suffixIndex';
-
-const SOURCE = /\.(ts|tsx|js|jsx|mjs|py)$/;
-
-function listFiles(dir: string, out: string[] = []): string[] {
-  if (!fs.existsSync(dir)) return out;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory() && e.name !== 'node_modules') listFiles(p, out);
-    else if (e.isFile() && SOURCE.test(e.name)) out.push(p);
-  }
-  return out;
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -26,11 +15,10 @@ function percentile(sorted: number[], p: number): number {
 
 export async function measureWorkspaceIndex(rt: FastWeightsRuntime, root: string, target = 1_000_000) {
   const held = ['test-files', 'valid-files'].map((d) => path.join(root, 'data', d));
-  let files = held.flatMap((d) => listFiles(d));
+  let files = held.filter((d) => fs.existsSync(d)).flatMap((d) => listFiles([d]));
   const source =
     files.length > 0 ? 'data/test-files and data/valid-files' : "the repository's src/ and training/";
-  if (files.length === 0)
-    files = [path.join(root, 'src'), path.join(root, 'training')].flatMap((d) => listFiles(d));
+  if (files.length === 0) files = listFiles([path.join(root, 'src'), path.join(root, 'training')]);
 
   // Index: read and tokenize files until the target is reached (round after round when the files are fewer).
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultModelDir, evaluateText, FastWeightsRuntime } from '../src/runtime';
 import { causalCacheProbs, DEFAULT_NGRAM_PARAMS, mixedBits } from '../src/runtime/fileNgrams';
-import { seededRandom, shuffled } from '../src/replay/regions';
+import { listFiles, seededRandom, shuffled } from '../src/replay/regions';
 import { SuffixIndex } from '../src/runtime/suffixIndex';
 import {
   DEFAULT_WORKSPACE_PARAMS,
@@ -24,7 +24,6 @@ import {
 import { machineInfo } from './cpuFlags';
 
 const ROOT = path.resolve(__dirname, '..');
-const SOURCE = /\.(ts|tsx|js|jsx|mjs|cjs|py)$/;
 /** Tokens from the start of a file that count as "its first lines", where only the workspace knows more. */
 const EARLY = 512;
 
@@ -33,15 +32,6 @@ interface Scored {
   /** Per-token bits: the model alone, with the file's state, each also mixed with the file's cache. */
   modes: Record<'static' | 'static_cache' | 'adapted' | 'adapted_cache', Float64Array>;
   matches: WorkspaceTokenMatches;
-}
-
-function listFiles(dir: string, out: string[] = []): string[] {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) listFiles(p, out);
-    else if (e.isFile() && SOURCE.test(e.name)) out.push(p);
-  }
-  return out;
 }
 
 async function scoreSplit(
@@ -56,7 +46,7 @@ async function scoreSplit(
   const packages = fs.readdirSync(dir).filter((p) => fs.statSync(path.join(dir, p)).isDirectory());
   // Files to score, spread over the packages, at least 64 tokens each.
   const candidates = shuffled(
-    packages.flatMap((p) => listFiles(path.join(dir, p)).map((f) => ({ pkg: p, file: f }))),
+    packages.flatMap((p) => listFiles([path.join(dir, p)]).map((f) => ({ pkg: p, file: f }))),
     seededRandom(7),
   );
   const perPackage = Math.ceil(files / packages.length);
@@ -70,7 +60,7 @@ async function scoreSplit(
   }
   const out: Scored[] = [];
   for (const [pkg, chosen] of picked) {
-    const all = listFiles(path.join(dir, pkg));
+    const all = listFiles([path.join(dir, pkg)]);
     const ids = all.map((f) => rt.tokenizer.encode(fs.readFileSync(f, 'utf8')));
     const index = SuffixIndex.build(ids);
     for (const file of chosen) {
