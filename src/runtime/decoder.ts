@@ -23,7 +23,7 @@ import { cacheDraft, lookupDraft } from './drafts';
 import { extendTape, matchTape, PromptCache } from './promptCache';
 import { argmaxRow, FastWeightsRuntime, KvCache } from './runtime';
 import type { SuffixIndex } from './suffixIndex';
-import { WorkspaceNgramParams, workspaceWeight } from './workspaceNgrams';
+import { sampleOf, WorkspaceNgramParams, workspaceWeight } from './workspaceNgrams';
 
 export { PromptCache } from './promptCache';
 
@@ -488,13 +488,8 @@ export async function completeLine(
       256,
       ws.exclude,
     );
-    let sampled = 0;
-    let top = 0;
-    for (const c of found.counts.values()) {
-      sampled += c;
-      top = Math.max(top, c);
-    }
-    const w = sampled > 0 ? workspaceWeight(ws.params, found.length, found.total, top / sampled) : 0;
+    const { sampled, top } = sampleOf(found);
+    const w = sampled > 0 ? workspaceWeight(ws.params, found.length, found.total, top) : 0;
     if (w === 0) return out;
     if (!out) {
       out = mixedRow ??= new Float32Array(V);

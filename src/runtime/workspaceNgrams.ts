@@ -5,7 +5,7 @@
  * (fileNgrams.ts). Scoring here is per token from bits already computed, so one model pass serves every
  * gate tried while fitting it.
  */
-import type { SuffixIndex } from './suffixIndex';
+import type { NextTokens, SuffixIndex } from './suffixIndex';
 
 export interface WorkspaceNgramParams {
   /**
@@ -38,6 +38,17 @@ export function workspaceWeight(
   return 1 / (1 + Math.exp(-z));
 }
 
+/** The counts' sample size and the share of its most frequent token (the gate's "top"). */
+export function sampleOf(found: NextTokens): { sampled: number; top: number } {
+  let sampled = 0;
+  let best = 0;
+  for (const c of found.counts.values()) {
+    sampled += c;
+    best = Math.max(best, c);
+  }
+  return { sampled, top: sampled > 0 ? best / sampled : 0 };
+}
+
 /** What the workspace predicted before each token of a file: its probability of the true token and the match. */
 export interface WorkspaceTokenMatches {
   /** Probability the match gave the token that came (0 when it never followed there). */
@@ -67,17 +78,12 @@ export function workspaceMatches(
   for (let j = 1; j < n; j++) {
     const context = ids.slice(Math.max(0, j - maxLength), j);
     const r = index.next(context, maxLength, 256, exclude);
-    if (r.length === 0) continue;
-    let sampled = 0;
-    let best = 0;
-    for (const c of r.counts.values()) {
-      sampled += c;
-      best = Math.max(best, c);
-    }
+    const { sampled, top } = sampleOf(r);
+    if (r.length === 0 || sampled === 0) continue;
     out.p[j] = (r.counts.get(ids[j]!) ?? 0) / sampled;
     out.length[j] = r.length;
     out.total[j] = r.total;
-    out.top[j] = best / sampled;
+    out.top[j] = top;
   }
   return out;
 }
