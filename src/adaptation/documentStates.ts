@@ -242,6 +242,8 @@ export class DocumentStates {
   /** The entry's n-gram counts without the unfinished line at the cursor (recounted there if it moved). */
   private ngramsAt(e: Entry, prefix: string): FileNgrams {
     const c = e.counted;
+    // Folded for memory (evict): counted again from the tokens kept, a few milliseconds.
+    if (c && e.ngrams.tokenCount === 0) e.ngrams.update(c.tokens, c.from, c.to, c.skip);
     if (c && c.text.startsWith(prefix)) {
       const skip = unfinishedLineBlocks(c.tokens, c.text, prefix.length);
       if (skip.join() !== c.skip.join()) {
@@ -428,7 +430,11 @@ export class DocumentStates {
       if (total <= this.opts.budgetBytes) break;
       if (e.building || e.builtVersion === undefined) continue;
       const before = bytes(e);
-      if (!e.state.fold()) continue;
+      const folded = e.state.fold();
+      // The n-gram counts too: counted again from the same tokens when the file is used (ngramsAt).
+      const counts = e.state.isFolded && e.ngrams.tokenCount > 0;
+      if (counts) e.ngrams.clear();
+      if (!folded && !counts) continue;
       total -= before - bytes(e);
       this.opts.log?.(`state for ${e.uri} folded (memory budget): ${(bytes(e) / 1048576).toFixed(1)} MB`);
       this.opts.onStateChange?.(e.uri);

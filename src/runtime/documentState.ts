@@ -82,8 +82,9 @@ const SNAPSHOT_CHUNKS = 3;
  */
 const COMPACT_SNAPSHOT_CHUNKS = 12;
 /**
- * Chunks on each side of the cursor chunk that also keep their trace (hidden rows and key/value caches of the
- * whole chunk, about 4.8 MB): an edit in them re-runs the body from the edited token, not the chunk start.
+ * Chunks on each side of the cursor chunk that also keep their trace (the chunk's hidden rows and its own
+ * key/value rows, about 1.5 MB for 115 positions; the rows before it are its snapshot's): an edit in them
+ * re-runs the body from the edited token, not the chunk start.
  */
 const TRACE_CHUNKS = 1;
 /** Chunks computed in one streamed body pass at most (so that runs can be ordered by distance). */
@@ -166,10 +167,10 @@ interface ChunkTrace {
   /** Their hidden rows, [ids.length, d]. */
   hidden: Float32Array;
   /**
-   * The key/value caches the body returned: entry i of `kv` is chunk-relative position `from + i`; entries
-   * from `to` on saw tokens that have changed since.
+   * The key/value rows of the chunk's positions 0..rows.length-1 that still saw the same tokens (an edit cuts
+   * them at the first changed token); those before the chunk are in the snapshot the trace belongs to.
    */
-  caches: { kv: KvCache; from: number; to: number }[];
+  rows: KvCache;
 }
 
 /** Chunk starts (snapshot keys) where a pass keeps a snapshot, in fp32 (else int8), and a trace. */
@@ -320,8 +321,7 @@ export class DocumentState {
     }
     for (const sn of this.snapshots.values()) {
       parts.snapshots += isCompact(sn.kv) ? compactKvBytes(sn.kv) : kvBytes(sn.kv);
-      if (sn.trace)
-        parts.traces += sn.trace.hidden.byteLength + sum(sn.trace.caches.map((c) => kvBytes(c.kv)));
+      if (sn.trace) parts.traces += sn.trace.hidden.byteLength + kvBytes(sn.trace.rows);
     }
     const f = this.foldedSums;
     if (f)
@@ -799,7 +799,7 @@ export class DocumentState {
     let done = from; // positions whose hidden states are known
     // The trace being recorded for the current chunk, attached to its snapshot once the chunk is done.
     let trace: { key: string; trace: ChunkTrace } | undefined;
-    const resumed = snapshot?.trace && this.resumeTrace(snapshot.trace, ids, chunks[0]!);
+    const resumed = snapshot?.trace && this.resumeTrace(snapshot, ids, chunks[0]!);
     if (snapshot && resumed) {
       hidden.set(snapshot.trace!.hidden.subarray(0, resumed.at * d));
       past = resumed.past;
@@ -819,7 +819,7 @@ export class DocumentState {
             const fresh = {
               ids: ids.slice(chunk.first, chunk.last + 1),
               hidden: new Float32Array(0),
-              caches: [],
+              rows: rt.emptyKv(),
             };
             trace = { key, trace: fresh };
           }
@@ -832,8 +832,9 @@ export class DocumentState {
         this.lastBuildBodyTokens += part.length;
         hidden.set(r.hidden, (at - from) * d);
         if (trace && at >= chunk.first) {
-          const end = at + part.length - chunk.first;
-          trace.trace.caches.push({ kv: r.present, from: end - r.present.length, to: end });
+          const n = r.present.length;
+          const own = rt.sliceKv(r.present, n - part.length, n);
+          trace.trace.rows = trace.trace.rows.length === 0 ? own : rt.concatKv(trace.trace.rows, own);
         }
         past = rt.trimKv(r.present, rt.maxPast);
         done += part.length;
@@ -842,7 +843,7 @@ export class DocumentState {
       const rows = hidden.subarray((chunk.first - from) * d, (chunk.last + 1 - from) * d);
       if (trace) {
         const sn = this.snapshots.get(trace.key);
-        if (sn) sn.trace = { ...trace.trace, hidden: rows.slice(), caches: outermost(trace.trace.caches) };
+        if (sn) sn.trace = { ...trace.trace, hidden: rows.slice() };
         trace = undefined;
       }
       if (bodyOnly) continue;
@@ -897,28 +898,29 @@ export class DocumentState {
   }
 
   /**
-   * Where a pass over `chunk` can start, given a trace of an earlier pass over it from the same snapshot:
-   * after the tokens the two share. Returns the chunk-relative position, the key/value cache there, and the
-   * trace cut to what still holds; undefined when they share no token or no cache reaches there.
+   * Where a pass over `chunk` can start, given the trace of an earlier pass over it kept with `snapshot` (the
+   * same tokens before the chunk): after the tokens the two share. Returns the chunk-relative position, the
+   * key/value cache there (the snapshot's rows, then the trace's, the last maxPast of them), and the trace cut
+   * to what still holds; undefined when they share no token.
    */
   private resumeTrace(
-    trace: ChunkTrace,
+    snapshot: KvSnapshot,
     ids: readonly number[],
     chunk: ChunkLayout,
   ): { at: number; past: KvCache; trace: ChunkTrace } | undefined {
+    const trace = snapshot.trace!;
     const len = chunk.last - chunk.first + 1;
-    const n = Math.min(len, trace.ids.length);
+    const n = Math.min(len, trace.ids.length, trace.rows.length);
     let at = 0;
     while (at < n && trace.ids[at] === ids[chunk.first + at]) at++;
     if (at === 0) return undefined;
-    const start = Math.max(at - this.rt.maxPast, -chunk.first); // bos is at -chunk.first
-    const cache = trace.caches.find((c) => c.from <= start && c.to >= at);
-    if (!cache) return undefined;
-    const caches = trace.caches.map((c) => ({ ...c, to: Math.min(c.to, at) })).filter((c) => c.to > c.from);
+    const rows = this.rt.sliceKv(trace.rows, 0, at);
+    const before = fullKv(snapshot.kv);
+    const past = before.length === 0 ? rows : this.rt.concatKv(before, rows);
     return {
       at,
-      past: this.rt.sliceKv(cache.kv, start - cache.from, at - cache.from),
-      trace: { ids: ids.slice(chunk.first, chunk.last + 1), hidden: trace.hidden, caches },
+      past: this.rt.trimKv(past, this.rt.maxPast),
+      trace: { ids: ids.slice(chunk.first, chunk.last + 1), hidden: trace.hidden, rows },
     };
   }
 
@@ -1204,12 +1206,4 @@ function sum(values: number[]): number {
 
 function kvBytes(kv: KvCache): number {
   return kv.keys.byteLength + kv.values.byteLength;
-}
-
-/** The caches not contained in another one, one of equal ones (an edit leaves old ones cut short). */
-function outermost<C extends { from: number; to: number }>(caches: C[]): C[] {
-  const contains = (o: C, c: C): boolean => o.from <= c.from && o.to >= c.to;
-  return caches.filter(
-    (c, i) => !caches.some((o, j) => j !== i && contains(o, c) && (!contains(c, o) || j < i)),
-  );
 }
