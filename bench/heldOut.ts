@@ -48,3 +48,26 @@ export function heldOutText(
     files,
   };
 }
+
+/** The first `count` files of DIR (ts, js, py; path order) of 12-40 KB: large enough for many chunks. */
+export function mediumFiles(dir: string, count: number): string[] {
+  const names = (fs.readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => /\.(ts|js|py)$/.test(f))
+    .sort();
+  const texts: string[] = [];
+  for (const name of names) {
+    if (texts.length >= count) break;
+    const text = fs.readFileSync(path.join(dir, name), 'utf8');
+    if (text.length > 12000 && text.length < 40000) texts.push(text);
+  }
+  return texts;
+}
+
+/** A seeded generator of integers below n (the same places on every run). */
+export function seededRandom(seed: number): (n: number) => number {
+  let state = seed;
+  return (n) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+}

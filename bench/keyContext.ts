@@ -7,16 +7,10 @@
  * tokens after it (bits per token, exact body hidden states), beside a state built from scratch and the
  * zero state. Chunks computed per burst are the cost side. Tune on the valid split only.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  defaultModelDir,
-  DocumentState,
-  FastWeightsRuntime,
-  FastWeightState,
-  log2Prob,
-} from '../src/runtime';
+import { DocumentState, FastWeightState } from '../src/runtime';
+import { mediumFiles, seededRandom } from './heldOut';
+import { addTo, bitsAfter, loadCpuRuntime } from './scoring';
 
 const BURSTS = [' //', ' // see', ' // see above'];
 const SCORED = 128;
@@ -35,45 +29,16 @@ async function main(): Promise<void> {
   if (!dir)
     throw new Error('usage: npm run bench:keycontext -- DIR [--contexts 0,16,64] [--files N] [--edits N]');
   const contexts = values.contexts.split(',').map(Number);
-  const rt = await FastWeightsRuntime.load({
-    modelDir: defaultModelDir(path.resolve(__dirname, '..')),
-    provider: 'cpu',
-    precision: 'int8',
-  });
-  const V = rt.config.vocab_size;
-  const d = rt.config.d_model;
-  const names = (fs.readdirSync(dir, { recursive: true }) as string[])
-    .filter((f) => /\.(ts|js|py)$/.test(f))
-    .sort();
-  const texts: string[] = [];
-  for (const name of names) {
-    const text = fs.readFileSync(path.join(dir, name), 'utf8');
-    if (text.length > 12000 && text.length < 40000) texts.push(text);
-    if (texts.length >= Number(values.files)) break;
-  }
-  let seed = 9;
-  const random = (n: number): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed % n;
-  };
+  const rt = await loadCpuRuntime();
+  const texts = mediumFiles(dir, Number(values.files));
+  const random = seededRandom(9);
   const bits: Record<string, number> = {};
   const chunks: Record<string, number> = {};
   let tokens = 0;
   let bursts = 0;
-  const score = async (
-    hidden: Float32Array,
-    ids: number[],
-    t0: number,
-    state: FastWeightState,
-  ): Promise<number> => {
-    const logits = await rt.head(hidden.subarray(t0 * d, (t0 + SCORED) * d), SCORED, state);
-    let sum = 0;
-    for (let i = 0; i < SCORED; i++) sum -= log2Prob(logits, i, V, ids[t0 + i + 1]!);
-    return sum;
-  };
-  const add = (table: Record<string, number>, key: string, x: number): void => {
-    table[key] = (table[key] ?? 0) + x;
-  };
+  const score = (hidden: Float32Array, ids: number[], t0: number, state: FastWeightState): Promise<number> =>
+    bitsAfter(rt, hidden, ids, t0, state, SCORED);
+  const add = addTo;
   for (const text of texts) {
     const lines = text.split('\n');
     for (let e = 0; e < Number(values.edits); e++) {

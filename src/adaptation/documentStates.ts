@@ -80,6 +80,8 @@ export interface DocumentStatesOptions {
   budgetBytes?: number;
   /** Most tokens of a document used for its state. */
   maxTokens?: number;
+  /** Sum chunks far from the cursor into groups (BuildOptions.groupFar; default true). */
+  groupFar?: boolean;
   log?: (message: string) => void;
   onBusyChange?: (building: number) => void;
   /** Called when a document's state changed: built, reset, dropped, or a build ended. */
@@ -110,6 +112,7 @@ export class DocumentStates {
       openDelayMs: options.openDelayMs ?? 50,
       budgetBytes: options.budgetBytes ?? DEFAULT_BUDGET_BYTES,
       maxTokens: options.maxTokens ?? 8192,
+      groupFar: options.groupFar ?? true,
       log: options.log,
       onBusyChange: options.onBusyChange,
       onStateChange: options.onStateChange,
@@ -155,7 +158,9 @@ export class DocumentStates {
     if (e.building || e.timer || e.builtVersion === undefined || !e.doc) return;
     // A folded state is exact only near the cursor it was folded at: elsewhere, compute it in full again.
     const unfold = e.state.isFolded && !e.state.foldCovers(cursorOffset);
-    if (unfold || e.state.windowMisses(cursorOffset, this.opts.maxTokens)) {
+    // Likewise chunks kept summed in groups far from the last cursor: near this one they count one by one.
+    const regroup = e.state.groupedNear(cursorOffset);
+    if (unfold || regroup || e.state.windowMisses(cursorOffset, this.opts.maxTokens)) {
       this.schedule({ ...e.doc, cursorOffset }, 0, true);
       return;
     }
@@ -361,6 +366,7 @@ export class DocumentStates {
       const buildOptions: BuildOptions = {
         priority: 'background',
         maxTokens: this.opts.maxTokens,
+        groupFar: this.opts.groupFar,
         isCancelled: () => job.cancelled,
       };
       if (doc.cursorOffset !== undefined) buildOptions.cursorOffset = doc.cursorOffset;

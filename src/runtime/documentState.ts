@@ -38,6 +38,11 @@ export interface BuildOptions {
    * body at the edit (default true; false: the edited chunk is run again from its start).
    */
   traces?: boolean;
+  /**
+   * Sum the chunks farther than FINE_CHUNKS from the cursor into groups (mergeFar), to save memory, at the
+   * cost of computing a group's chunks again when the cursor or an edit comes near them (default false).
+   */
+  groupFar?: boolean;
   /** Called with the document's tokens as soon as they are known (the file's n-gram cache counts them). */
   onTokenized?: (tokenized: TokenizedText) => void;
 }
@@ -71,9 +76,11 @@ const WARMUP_TOKENS = 255;
  * Chunks on each side of the cursor chunk whose start keeps a key/value snapshot: the WARMUP_TOKENS positions
  * before it as the body computed them. A recomputed chunk that finds its snapshot (same tokens before it)
  * starts from it instead of a warm-up pass (body work for an edit: one chunk instead of chunk + 255 tokens),
- * and it sees the context a build from scratch gives it. 3.1 MB each, only for documents in use.
+ * and it sees the context a build from scratch gives it. 3.1 MB each, only for documents in use, so only next
+ * to the cursor chunk (three of them were 9 MB more for an 800-line file, issue 25); a few chunks away the
+ * int8 snapshots below serve.
  */
-const SNAPSHOT_CHUNKS = 3;
+const SNAPSHOT_CHUNKS = 1;
 /**
  * Chunks on each side of the cursor chunk whose start keeps a snapshot as int8 rows (compactKv.ts, 0.8 MB):
  * beyond SNAPSHOT_CHUNKS, so that an edit a few screens away skips the warm-up too. Measured on the unit-test
@@ -103,6 +110,36 @@ const MAX_CURSOR_STEPS = 4;
  * contributions' worth instead of two per chunk.
  */
 export const FOLD_NEAR_CHUNKS = 2;
+
+/**
+ * Chunks on each side of the cursor chunk that keep their own contributions in a state in use; farther ones
+ * are summed into groups (mergeFar) that grow with the distance, since a chunk there weighs little at the
+ * cursor and is needed one by one only when the cursor comes near it (then its group is computed again).
+ */
+const FINE_CHUNKS = 4;
+/** Largest group of summed chunks, by the distance (in chunks) of its nearest chunk from the cursor chunk. */
+function groupSize(distance: number): number {
+  const beyond = distance - FINE_CHUNKS;
+  return beyond <= 2 ? 2 : beyond <= 6 ? 4 : beyond <= 14 ? 8 : 16;
+}
+
+/**
+ * Consecutive chunks whose contributions are kept summed, as one chunk from its first position to its last
+ * would be: seen from the right through fromEnd (weights lambda^(last - s)), from the left through fromStart.
+ * Exact for a cursor outside the group; a cursor inside it needs its chunks again.
+ */
+interface ChunkGroup {
+  keys: string[];
+  /** Each sum as parts to add: int8 rows, and near the cursor the int8 rows of what they missed too. */
+  fromEnd: CompactState[];
+  fromStart: CompactState[];
+  tokens: number;
+}
+/**
+ * Groups this close to the cursor chunk (token positions to their nearest chunk: weights above 0.06) keep two
+ * int8 parts per sum.
+ */
+const TWO_PART_TOKENS = 1024;
 
 /**
  * A folded state: the chunks of the near block (the cursor chunk and FOLD_NEAR_CHUNKS on each side) keep
@@ -276,6 +313,8 @@ export class DocumentState {
   private layout: ChunkLayout[] = [];
   /** Contributions by chunk key: those of the current layout plus a few spare ones. */
   private readonly computed = new Map<string, ChunkContributions>();
+  /** The group each summed chunk belongs to, by chunk key (see ChunkGroup). */
+  private readonly groupOf = new Map<string, ChunkGroup>();
   private spare: string[] = [];
   /** Key/value snapshots at chunk starts near the cursor, by the tokens before the chunk. */
   private snapshots = new Map<string, KvSnapshot>();
@@ -303,7 +342,8 @@ export class DocumentState {
     let n = 0;
     const folded = this.foldedSums?.folded;
     for (const c of this.layout) {
-      n += this.computed.get(c.key)?.tokens ?? (folded?.has(c.key) ? c.last - c.first + 1 : 0);
+      const summed = folded?.has(c.key) || this.groupOf.has(c.key);
+      n += this.computed.get(c.key)?.tokens ?? (summed ? c.last - c.first + 1 : 0);
     }
     return n;
   }
@@ -319,6 +359,8 @@ export class DocumentState {
     for (const [key, c] of this.computed) {
       parts[spare.has(key) ? 'spare' : 'contributions'] += c.fromEnd.byteLength + c.fromStart.byteLength;
     }
+    for (const g of new Set(this.groupOf.values()))
+      parts.contributions += sum([...g.fromEnd, ...g.fromStart].map((x) => x.byteLength));
     for (const sn of this.snapshots.values()) {
       parts.snapshots += isCompact(sn.kv) ? compactKvBytes(sn.kv) : kvBytes(sn.kv);
       if (sn.trace) parts.traces += sn.trace.hidden.byteLength + kvBytes(sn.trace.rows);
@@ -357,11 +399,15 @@ export class DocumentState {
       this.snapshots.clear();
       return extra.length > 0;
     }
-    if (layout.length === 0 || layout.some((c) => !this.computed.has(c.key))) return false;
+    if (layout.length === 0 || layout.some((c) => !this.covered(c))) return false;
     const lam = this.rt.config.fwl.decay;
     const c = Math.min(Math.max(this.cursorChunk, 0), layout.length - 1);
-    const a = Math.max(0, c - FOLD_NEAR_CHUNKS);
-    const b = Math.min(layout.length - 1, c + FOLD_NEAR_CHUNKS);
+    if (!this.computed.has(layout[c]!.key)) return false;
+    // The near block: chunks of their own only (those in a group are summed with it).
+    let a = c;
+    while (a > 0 && a > c - FOLD_NEAR_CHUNKS && this.computed.has(layout[a - 1]!.key)) a--;
+    let b = c;
+    while (b < layout.length - 1 && b < c + FOLD_NEAR_CHUNKS && this.computed.has(layout[b + 1]!.key)) b++;
     const from = layout[a]!.first;
     const to = layout[b]!.last;
     const sideSum = (indices: number[], weight: (x: ChunkLayout) => number, right: boolean) => {
@@ -369,8 +415,8 @@ export class DocumentState {
       for (const j of indices) {
         const w = weight(layout[j]!);
         if (w < NEGLIGIBLE_WEIGHT) break;
-        const x = this.computed.get(layout[j]!.key)!;
-        terms.push({ state: right ? x.fromStart : x.fromEnd, w });
+        const parts = right ? this.rightParts(layout[j]!) : this.leftParts(layout[j]!);
+        for (const part of parts) terms.push({ state: part, w });
       }
       if (terms.length === 0) return [];
       const sum = this.rt.newState();
@@ -394,6 +440,7 @@ export class DocumentState {
       at: undefined,
     };
     for (const key of [...this.computed.keys()]) if (!near.has(key)) this.computed.delete(key);
+    this.groupOf.clear();
     this.spare = [];
     this.cursorCache = undefined;
     this.snapshots.clear();
@@ -459,6 +506,7 @@ export class DocumentState {
     this.foldedSums = undefined;
     this.layout = [];
     this.computed.clear();
+    this.groupOf.clear();
     this.spare = [];
     this.tokenized = undefined;
     this.blocks.clear();
@@ -505,7 +553,6 @@ export class DocumentState {
       key: ids.slice(Math.max(0, c.first - (options.keyContextTokens ?? KEY_CONTEXT)), c.end + 1).join(','),
     }));
     this.setLayout(layout, tokenized);
-    const missing = layout.map((c, i) => (this.computed.has(c.key) ? -1 : i)).filter((i) => i >= 0);
     this.lastBuildComputed = 0;
     this.lastBuildBodyTokens = 0;
     const cursorChunk = Math.max(
@@ -513,6 +560,12 @@ export class DocumentState {
       layout.findIndex((c) => c.last >= cursor),
     );
     this.cursorChunk = cursorChunk;
+    // The chunks near the cursor one by one again: their groups are computed anew.
+    for (let i = cursorChunk - FINE_CHUNKS; i <= cursorChunk + FINE_CHUNKS; i++) {
+      const g = i >= 0 && i < layout.length ? this.groupOf.get(layout[i]!.key) : undefined;
+      if (g) this.dissolve(g);
+    }
+    const missing = layout.map((c, i) => (this.covered(c) ? -1 : i)).filter((i) => i >= 0);
     // A run that starts where the previous one ended continues its key/value cache (exact, no warm-up).
     // Runs alternate between both sides of the cursor, so keep the ends of the last two.
     let ends: RunEnd[] = [];
@@ -539,10 +592,11 @@ export class DocumentState {
     }
     check();
     // Every chunk computed again: the folded sums are no longer needed (the cursor sums start afresh).
-    if (this.foldedSums && layout.every((c) => this.computed.has(c.key))) {
+    if (this.foldedSums && layout.every((c) => this.covered(c))) {
       this.foldedSums = undefined;
       this.cursorCache = undefined;
     }
+    if (!this.foldedSums && options.groupFar) this.mergeFar(cursorChunk);
     this.builtText = text;
     this.builtAt = Date.now();
     this.buildMs = performance.now() - t0;
@@ -558,8 +612,17 @@ export class DocumentState {
       if (!keep.has(key) && !this.spare.includes(key)) this.computed.delete(key);
     }
     const previous = this.layout;
+    // Sums made with a cursor inside a group hold it approximately (stateAt): not carried over.
+    const c = this.cursorCache;
+    if (c && this.groupOf.has(previous[c.chunk]?.key ?? '')) this.cursorCache = undefined;
     this.layout = layout;
     this.tokenized = tokenized;
+    // A group whose chunks are no longer all there, in order, is computed again chunk by chunk.
+    const at = new Map(layout.map((c, i) => [c.key, i]));
+    for (const g of new Set(this.groupOf.values())) {
+      const i = at.get(g.keys[0]!);
+      if (i === undefined || g.keys.some((k, j) => layout[i + j]?.key !== k)) this.dissolve(g);
+    }
     this.cursorCache = this.cursorCache && this.carryCursorCache(this.cursorCache, previous, knownBefore);
   }
 
@@ -608,7 +671,7 @@ export class DocumentState {
             layout.slice(0, n).reverse(),
             (x) => c.first - 1 - x.last,
             (x) => cursor.first - 1 - x.last,
-            (x) => x.fromEnd,
+            (x) => this.leftParts(x),
             knownBefore,
           )
         : 0;
@@ -622,7 +685,7 @@ export class DocumentState {
               layout.slice(n + 1),
               (x) => x.first - c.last - 1,
               (x) => x.first - cursor.last - 1,
-              (x) => x.fromStart,
+              (x) => this.rightParts(x),
               knownBefore,
             )
           : 0;
@@ -654,7 +717,7 @@ export class DocumentState {
     after: readonly ChunkLayout[],
     oldDistance: (x: ChunkLayout) => number,
     newDistance: (x: ChunkLayout) => number,
-    part: (x: ChunkContributions) => CompactState,
+    parts: (x: ChunkLayout) => CompactState[],
     knownBefore: ReadonlySet<string>,
   ): number | undefined {
     const lam = this.rt.config.fwl.decay;
@@ -696,11 +759,12 @@ export class DocumentState {
     if (far === 0 || count - far + offset < near) return;
     // A contribution in the sum that is gone from the cache cannot be taken out again.
     if (oldMiddle.some((a) => !this.computed.has(a.key) && knownBefore.has(a.key))) return;
+    // (Nor one summed with its group: the group would have to go with it.)
+    if ([...oldMiddle, ...newMiddle].some((x) => this.groupOf.has(x.key))) return;
     // One batch of chunk terms (CompactState.accumulate): the sum is read and written once.
     const terms: { state: CompactState; w: number }[] = [];
     const add = (x: ChunkLayout, w: number): void => {
-      const contributions = this.computed.get(x.key);
-      if (contributions) terms.push({ state: part(contributions), w });
+      for (const state of parts(x)) terms.push({ state, w });
     };
     let scale = 1;
     for (const a of oldMiddle) add(a, -Math.pow(lam, oldDistance(a)));
@@ -1023,9 +1087,12 @@ export class DocumentState {
     if (idx >= 0 && idx < chunks.length) this.cursorChunk = idx;
     let cache = this.cursorCache;
     const inside = (i: number): boolean => i >= 0 && i < chunks.length;
+    // Steps take each chunk passed out of one sum and into the other: chunks of their own only.
+    const ownFrom = (a: number, b: number): boolean =>
+      chunks.slice(Math.min(a, b), Math.max(a, b) + 1).every((x) => this.computed.has(x.key));
     if (cache && cache.mode === mode && inside(cache.chunk) && inside(idx)) {
       // A cursor a few chunks away: move the sums chunk by chunk (two chunk sums per step instead of all).
-      if (Math.abs(idx - cache.chunk) <= MAX_CURSOR_STEPS) {
+      if (Math.abs(idx - cache.chunk) <= MAX_CURSOR_STEPS && ownFrom(idx, cache.chunk)) {
         while (cache.chunk < idx) this.stepRight(cache);
         while (cache.chunk > idx) this.stepLeft(cache);
       }
@@ -1046,6 +1113,15 @@ export class DocumentState {
       };
       this.extendLeft(cache);
       if (mode === 'whole_file') this.extendRight(cache);
+      // A cursor inside a group (until a build computes its chunks again): the group counts as if it began
+      // (or ended) at the cursor chunk, whichever edge is nearer.
+      const g = inside(idx) ? this.groupOf.get(chunks[idx]!.key) : undefined;
+      if (g) {
+        const head = chunks.findIndex((x) => x.key === g.keys[0]);
+        const ahead = chunks[head]!.first + chunks[head + g.keys.length - 1]!.last >= 2 * t;
+        if (ahead && mode === 'whole_file') for (const x of g.fromStart) x.addScaledTo(cache.right, 1);
+        else if (!ahead) for (const x of g.fromEnd) x.addScaledTo(cache.left, 1);
+      }
       this.cursorCache = cache;
     }
     if (cache.at?.t === t) return cache.at.state;
@@ -1060,6 +1136,116 @@ export class DocumentState {
     return this.computed.get(this.layout[j]!.key);
   }
 
+  /** Whether chunk x's contributions are held: its own, or summed with its group. */
+  private covered(x: ChunkLayout): boolean {
+    return this.computed.has(x.key) || this.groupOf.has(x.key);
+  }
+
+  /** What chunk x adds seen from its right (weighted from its last position): a group's sum at its last chunk. */
+  private leftParts(x: ChunkLayout): CompactState[] {
+    const own = this.computed.get(x.key);
+    if (own) return [own.fromEnd];
+    const g = this.groupOf.get(x.key);
+    return g && g.keys[g.keys.length - 1] === x.key ? g.fromEnd : [];
+  }
+
+  /** What chunk x adds seen from its left (weighted from its first position): a group's sum at its first. */
+  private rightParts(x: ChunkLayout): CompactState[] {
+    const own = this.computed.get(x.key);
+    if (own) return [own.fromStart];
+    const g = this.groupOf.get(x.key);
+    return g && g.keys[0] === x.key ? g.fromStart : [];
+  }
+
+  /** Whether chunks near a cursor at `cursorOffset` are summed in groups (a build there computes them again). */
+  groupedNear(cursorOffset: number): boolean {
+    if (!this.tokenized || this.groupOf.size === 0) return false;
+    const t = this.blocks.tokensBefore(this.tokenized, cursorOffset);
+    let idx = this.layout.findIndex((c) => c.last >= t);
+    if (idx < 0) idx = this.layout.length - 1;
+    return this.layout
+      .slice(Math.max(0, idx - FINE_CHUNKS), idx + FINE_CHUNKS + 1)
+      .some((x) => this.groupOf.has(x.key));
+  }
+
+  /** Forgets a group: its chunks are missing until a build computes them (the cursor sums start afresh). */
+  private dissolve(g: ChunkGroup): void {
+    for (const key of g.keys) if (this.groupOf.get(key) === g) this.groupOf.delete(key);
+    this.cursorCache = undefined;
+  }
+
+  /**
+   * Sums runs of chunks farther than FINE_CHUNKS from the cursor chunk into groups, larger with the distance
+   * (groupSize), and frees their own contributions: a group's two sums cost what one chunk's do. Only chunks
+   * of their own that occur once in the layout join a group (a key met twice would lose the other's
+   * contributions). Returns whether any group was made.
+   */
+  private mergeFar(cursorChunk: number): boolean {
+    const layout = this.layout;
+    const count = new Map<string, number>();
+    for (const x of layout) count.set(x.key, (count.get(x.key) ?? 0) + 1);
+    const joins = (j: number): boolean =>
+      count.get(layout[j]!.key) === 1 && this.computed.has(layout[j]!.key);
+    let made = false;
+    for (const dir of [-1, 1]) {
+      let run: number[] = [];
+      const close = (): void => {
+        if (run.length >= 2) {
+          const [a, b] = [layout[run[0]!]!, layout[cursorChunk]!];
+          const near = Math.max(a.first - b.last, b.first - a.last) <= TWO_PART_TOKENS;
+          this.group(
+            run.sort((a, b) => a - b),
+            near,
+          );
+          made = true;
+        }
+        run = [];
+      };
+      for (let j = cursorChunk + dir * (FINE_CHUNKS + 1); j >= 0 && j < layout.length; j += dir) {
+        if (!joins(j)) {
+          close();
+          continue;
+        }
+        run.push(j);
+        if (run.length >= groupSize(Math.abs(run[0]! - cursorChunk))) close();
+      }
+      close();
+    }
+    if (made) this.cursorCache = undefined;
+    return made;
+  }
+
+  /**
+   * Sums the chunks at layout indices `run` (consecutive, ascending) into one group; `twoPart`: each sum as
+   * int8 rows plus the int8 rows of their rounding error (about 16-bit precision; one int8 rounding of a
+   * group next to the near chunks was 0.55% of the state's norm off at the cursor on the unit fixtures).
+   */
+  private group(run: number[], twoPart: boolean): void {
+    const lam = this.rt.config.fwl.decay;
+    const chunks = run.map((j) => this.layout[j]!);
+    const first = chunks[0]!.first;
+    const last = chunks[chunks.length - 1]!.last;
+    const own = chunks.map((x) => this.computed.get(x.key)!);
+    const sum = (terms: { state: CompactState; w: number }[]): CompactState[] => {
+      const state = this.rt.newState();
+      CompactState.accumulate(state, terms);
+      const coarse = CompactState.from(state);
+      if (!twoPart) return [coarse];
+      coarse.addScaledTo(state, -1);
+      return [coarse, CompactState.from(state)];
+    };
+    const g: ChunkGroup = {
+      keys: chunks.map((x) => x.key),
+      fromEnd: sum(own.map((c, k) => ({ state: c.fromEnd, w: Math.pow(lam, last - chunks[k]!.last) }))),
+      fromStart: sum(own.map((c, k) => ({ state: c.fromStart, w: Math.pow(lam, chunks[k]!.first - first) }))),
+      tokens: own.reduce((n, c) => n + c.tokens, 0),
+    };
+    for (const key of g.keys) {
+      this.computed.delete(key);
+      this.groupOf.set(key, g);
+    }
+  }
+
   /** Adds the chunks left of those in the sum while they weigh at least NEGLIGIBLE_WEIGHT. */
   private extendLeft(c: CursorCache): void {
     const lam = this.rt.config.fwl.decay;
@@ -1067,8 +1253,7 @@ export class DocumentState {
     for (let j = Math.min(c.leftEdge, this.layout.length) - 1; j >= 0; j--) {
       const w = Math.pow(lam, c.first - 1 - this.layout[j]!.last);
       if (w < NEGLIGIBLE_WEIGHT) break;
-      const contributions = this.contributionsOf(j);
-      if (contributions) terms.push({ state: contributions.fromEnd, w });
+      for (const part of this.leftParts(this.layout[j]!)) terms.push({ state: part, w });
       c.leftEdge = j;
     }
     if (terms.length > 0) CompactState.accumulate(c.left, terms);
@@ -1081,8 +1266,7 @@ export class DocumentState {
     for (let j = Math.max(c.rightEdge, c.chunk) + 1; j < this.layout.length; j++) {
       const w = Math.pow(lam, this.layout[j]!.first - c.last - 1);
       if (w < NEGLIGIBLE_WEIGHT) break;
-      const contributions = this.contributionsOf(j);
-      if (contributions) terms.push({ state: contributions.fromStart, w });
+      for (const part of this.rightParts(this.layout[j]!)) terms.push({ state: part, w });
       c.rightEdge = j;
     }
     if (terms.length > 0) CompactState.accumulate(c.right, terms);

@@ -386,7 +386,8 @@ describe('incremental document state', () => {
       [...(doc as unknown as Snapshots).snapshots.values()].filter((sn) => sn.kv.keys instanceof Float32Array)
         .length;
     const before = fp32();
-    assert.ok(before >= 5, `${before} fp32 snapshots around the cursor`);
+    // (The cursor chunk's start and its neighbours': SNAPSHOT_CHUNKS = 1 on each side.)
+    assert.ok(before >= 3, `${before} fp32 snapshots around the cursor`);
     // The cursor comes to rest about 45 lines further (more than three 64-token chunks away).
     const lines = big.split('\n');
     const rest = lines.slice(0, Math.floor(lines.length / 2) + 45).join('\n').length;

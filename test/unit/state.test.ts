@@ -145,7 +145,8 @@ describe('per-document states: the cursor', () => {
     const lineEnd = text.indexOf('\n', Math.floor(text.length * 0.8));
     const typed = text.slice(0, lineEnd) + ' // typed' + text.slice(lineEnd);
     const typeAfter = async (rest: boolean): Promise<{ body: number; state: FastWeightState }> => {
-      const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 });
+      // (Chunks one by one: groups made around the first cursor would differ between the two paths.)
+      const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0, groupFar: false });
       states.setRuntime(rt);
       states.opened({ uri, version: 1, getText: () => text, cursorOffset: 0 });
       await states.whenIdle(uri);
