@@ -566,6 +566,11 @@ export class DocumentState {
       if (g) this.dissolve(g);
     }
     const missing = layout.map((c, i) => (this.covered(c) ? -1 : i)).filter((i) => i >= 0);
+    // Chunks computed now stay their own until the next build: an undo of an edit far from the cursor then
+    // finds them (only the edited chunk is computed again), where a group made of them would go again.
+    // (A build from scratch groups at once.)
+    const fresh = missing.length === layout.length;
+    const computedNow = new Set(fresh ? [] : missing.map((i) => layout[i]!.key));
     // A run that starts where the previous one ended continues its key/value cache (exact, no warm-up).
     // Runs alternate between both sides of the cursor, so keep the ends of the last two.
     let ends: RunEnd[] = [];
@@ -596,7 +601,7 @@ export class DocumentState {
       this.foldedSums = undefined;
       this.cursorCache = undefined;
     }
-    if (!this.foldedSums && options.groupFar) this.mergeFar(cursorChunk);
+    if (!this.foldedSums && options.groupFar) this.mergeFar(cursorChunk, computedNow);
     this.builtText = text;
     this.builtAt = Date.now();
     this.buildMs = performance.now() - t0;
@@ -1178,14 +1183,14 @@ export class DocumentState {
    * Sums runs of chunks farther than FINE_CHUNKS from the cursor chunk into groups, larger with the distance
    * (groupSize), and frees their own contributions: a group's two sums cost what one chunk's do. Only chunks
    * of their own that occur once in the layout join a group (a key met twice would lose the other's
-   * contributions). Returns whether any group was made.
+   * contributions), and not those in `keep`. Returns whether any group was made.
    */
-  private mergeFar(cursorChunk: number): boolean {
+  private mergeFar(cursorChunk: number, keep: ReadonlySet<string>): boolean {
     const layout = this.layout;
     const count = new Map<string, number>();
     for (const x of layout) count.set(x.key, (count.get(x.key) ?? 0) + 1);
     const joins = (j: number): boolean =>
-      count.get(layout[j]!.key) === 1 && this.computed.has(layout[j]!.key);
+      count.get(layout[j]!.key) === 1 && this.computed.has(layout[j]!.key) && !keep.has(layout[j]!.key);
     let made = false;
     for (const dir of [-1, 1]) {
       let run: number[] = [];
