@@ -76,6 +76,17 @@ export class CompactState {
     return new CompactState(tensors);
   }
 
+  /**
+   * A state as parts to add: its int8 rows, and with `twoPart` also the int8 rows of what they missed (about
+   * 16-bit precision in half the bytes of fp32). Consumes `state` (the rounding error is left in it).
+   */
+  static parts(state: FastWeightState, twoPart: boolean): CompactState[] {
+    const coarse = CompactState.from(state);
+    if (!twoPart) return [coarse];
+    coarse.addScaledTo(state, -1);
+    return [coarse, CompactState.from(state)];
+  }
+
   /** out = out + w * this */
   addScaledTo(out: FastWeightState, w: number): void {
     if (w === 0) return;

@@ -421,11 +421,8 @@ export class DocumentState {
       if (terms.length === 0) return [];
       const sum = this.rt.newState();
       CompactState.accumulate(sum, terms);
-      // int8 rows and the int8 rows of what they missed: about 16-bit precision in half the bytes of fp32
-      // (a single int8 rounding of the sum was 0.6% off the state at the cursor, its norm; see the tests).
-      const coarse = CompactState.from(sum);
-      coarse.addScaledTo(sum, -1);
-      return [coarse, CompactState.from(sum)];
+      // Two int8 parts (a single int8 rounding of the sum was 0.6% off the state at the cursor, its norm).
+      return CompactState.parts(sum, true);
     };
     const before = Array.from({ length: a }, (_, k) => a - 1 - k);
     const after = Array.from({ length: layout.length - 1 - b }, (_, k) => b + 1 + k);
@@ -1183,9 +1180,9 @@ export class DocumentState {
    * Sums runs of chunks farther than FINE_CHUNKS from the cursor chunk into groups, larger with the distance
    * (groupSize), and frees their own contributions: a group's two sums cost what one chunk's do. Only chunks
    * of their own that occur once in the layout join a group (a key met twice would lose the other's
-   * contributions), and not those in `keep`. Returns whether any group was made.
+   * contributions), and not those in `keep`.
    */
-  private mergeFar(cursorChunk: number, keep: ReadonlySet<string>): boolean {
+  private mergeFar(cursorChunk: number, keep: ReadonlySet<string>): void {
     const layout = this.layout;
     const count = new Map<string, number>();
     for (const x of layout) count.set(x.key, (count.get(x.key) ?? 0) + 1);
@@ -1199,7 +1196,7 @@ export class DocumentState {
           const [a, b] = [layout[run[0]!]!, layout[cursorChunk]!];
           const near = Math.max(a.first - b.last, b.first - a.last) <= TWO_PART_TOKENS;
           this.group(
-            run.sort((a, b) => a - b),
+            run.sort((x, y) => x - y),
             near,
           );
           made = true;
@@ -1217,7 +1214,6 @@ export class DocumentState {
       close();
     }
     if (made) this.cursorCache = undefined;
-    return made;
   }
 
   /**
@@ -1234,10 +1230,7 @@ export class DocumentState {
     const sum = (terms: { state: CompactState; w: number }[]): CompactState[] => {
       const state = this.rt.newState();
       CompactState.accumulate(state, terms);
-      const coarse = CompactState.from(state);
-      if (!twoPart) return [coarse];
-      coarse.addScaledTo(state, -1);
-      return [coarse, CompactState.from(state)];
+      return CompactState.parts(state, twoPart);
     };
     const g: ChunkGroup = {
       keys: chunks.map((x) => x.key),
