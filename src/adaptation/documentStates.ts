@@ -62,6 +62,11 @@ interface Entry {
   doc: DocumentSnapshot | undefined;
   /** The editor's cursor, as last reported (cursorMoved). */
   cursorOffset: number | undefined;
+  /**
+   * A build the resting cursor started (window, fold or group there): once done, the cursor's own work
+   * (state summed, chunk readied for typing) follows, as for a cursor that needed no build.
+   */
+  restAfterBuild?: boolean;
   /** The state at a moved cursor being summed ahead of the next completion there. */
   cursorWork: Promise<void> | undefined;
   lastUsed: number;
@@ -162,10 +167,17 @@ export class DocumentStates {
     const regroup = e.state.groupedNear(cursorOffset);
     if (unfold || regroup || e.state.windowMisses(cursorOffset, this.opts.maxTokens)) {
       this.schedule({ ...e.doc, cursorOffset }, 0, true);
+      e.restAfterBuild = true;
       return;
     }
-    if (e.cursorWork) return; // the pending sum reads e.cursorOffset when it runs
+    this.rest(e, cursorOffset);
+  }
+
+  /** A resting cursor's work: the state there summed, then the chunk there readied for typing. */
+  private rest(e: Entry, cursorOffset: number): void {
     const rt = this.runtime;
+    const uri = e.uri;
+    if (e.cursorWork || !rt) return; // the pending sum reads e.cursorOffset when it runs
     let at = cursorOffset;
     e.cursorWork = new Promise<void>((resolve) => setTimeout(resolve, CURSOR_SETTLE_MS))
       .then(() =>
@@ -416,8 +428,14 @@ export class DocumentStates {
       this.opts.onStateChange?.(e.uri);
       // The cursor moved while this build ran: sum the state there (or move the window) now.
       const moved = e.cursorOffset !== undefined && e.cursorOffset !== doc.cursorOffset;
-      if (moved && !e.building && !e.timer && this.entries.get(e.uri) === e)
-        this.cursorMoved(e.uri, e.cursorOffset!);
+      // A build the resting cursor started: its own work follows (not cursorMoved again, which could
+      // start the same build once more).
+      const rest = e.restAfterBuild;
+      if (!e.building && !e.timer && this.entries.get(e.uri) === e && e.cursorOffset !== undefined) {
+        e.restAfterBuild = false;
+        if (moved) this.cursorMoved(e.uri, e.cursorOffset);
+        else if (rest) this.rest(e, e.cursorOffset);
+      }
     }
   }
 

@@ -552,10 +552,9 @@ export class DocumentState {
     this.setLayout(layout, tokenized);
     this.lastBuildComputed = 0;
     this.lastBuildBodyTokens = 0;
-    const cursorChunk = Math.max(
-      0,
-      layout.findIndex((c) => c.last >= cursor),
-    );
+    // (A cursor after the last chunk, at the document's end, is nearest to that chunk.)
+    const found = layout.findIndex((c) => c.last >= cursor);
+    const cursorChunk = found >= 0 ? found : Math.max(0, layout.length - 1);
     this.cursorChunk = cursorChunk;
     // The chunks near the cursor one by one again: their groups are computed anew.
     for (let i = cursorChunk - FINE_CHUNKS; i <= cursorChunk + FINE_CHUNKS; i++) {
@@ -598,7 +597,10 @@ export class DocumentState {
       this.foldedSums = undefined;
       this.cursorCache = undefined;
     }
-    if (!this.foldedSums && options.groupFar) this.mergeFar(cursorChunk, computedNow);
+    if (!this.foldedSums && options.groupFar) {
+      this.mergeFar(cursorChunk, computedNow);
+      this.dropSnapshotsInGroups(ids);
+    }
     this.builtText = text;
     this.builtAt = Date.now();
     this.buildMs = performance.now() - t0;
@@ -1214,6 +1216,18 @@ export class DocumentState {
       close();
     }
     if (made) this.cursorCache = undefined;
+  }
+
+  /**
+   * Frees the snapshots at chunk starts inside groups where no pass would start: a group is computed again
+   * in runs of MAX_RUN_CHUNKS from its first chunk, so only the snapshots there are of use.
+   */
+  private dropSnapshotsInGroups(ids: readonly number[]): void {
+    for (const x of this.layout) {
+      const g = this.groupOf.get(x.key);
+      if (g && g.keys.indexOf(x.key) % MAX_RUN_CHUNKS !== 0)
+        this.snapshots.delete(this.snapshotKey(ids, x.first));
+    }
   }
 
   /**

@@ -30,6 +30,9 @@ describe('grouped far chunks', () => {
     assert.equal(grouped.tokenCount, plain.tokenCount, 'grouped chunks still count');
     const parts = { plain: plain.bytesByPart.contributions, grouped: grouped.bytesByPart.contributions };
     assert.ok(parts.grouped < parts.plain / 2, JSON.stringify(parts));
+    // Snapshots inside a group where no recomputing pass starts are freed too.
+    const snapshots = { plain: plain.bytesByPart.snapshots, grouped: grouped.bytesByPart.snapshots };
+    assert.ok(snapshots.grouped < snapshots.plain, JSON.stringify(snapshots));
     const t = grouped.positionForPrefix(TEXT.slice(0, cursorOffset));
     let worst = 0;
     for (const o of [-20, 0, 15]) {
