@@ -315,6 +315,12 @@ export class DocumentState {
   private readonly computed = new Map<string, ChunkContributions>();
   /** The group each summed chunk belongs to, by chunk key (see ChunkGroup). */
   private readonly groupOf = new Map<string, ChunkGroup>();
+  /**
+   * Chunks of groups an edit broke up (setLayout): computed again by the next build, they stay their own
+   * until the build after it, so that undoing an edit far from the cursor finds them (only the edited chunk
+   * is computed again) instead of a group made of them, which the undo would break up again.
+   */
+  private readonly editedGroups = new Set<string>();
   private spare: string[] = [];
   /** Key/value snapshots at chunk starts near the cursor, by the tokens before the chunk. */
   private snapshots = new Map<string, KvSnapshot>();
@@ -438,6 +444,7 @@ export class DocumentState {
     };
     for (const key of [...this.computed.keys()]) if (!near.has(key)) this.computed.delete(key);
     this.groupOf.clear();
+    this.editedGroups.clear();
     this.spare = [];
     this.cursorCache = undefined;
     this.snapshots.clear();
@@ -504,6 +511,7 @@ export class DocumentState {
     this.layout = [];
     this.computed.clear();
     this.groupOf.clear();
+    this.editedGroups.clear();
     this.spare = [];
     this.tokenized = undefined;
     this.blocks.clear();
@@ -562,11 +570,6 @@ export class DocumentState {
       if (g) this.dissolve(g);
     }
     const missing = layout.map((c, i) => (this.covered(c) ? -1 : i)).filter((i) => i >= 0);
-    // Chunks computed now stay their own until the next build: an undo of an edit far from the cursor then
-    // finds them (only the edited chunk is computed again), where a group made of them would go again.
-    // (A build from scratch groups at once.)
-    const fresh = missing.length === layout.length;
-    const computedNow = new Set(fresh ? [] : missing.map((i) => layout[i]!.key));
     // A run that starts where the previous one ended continues its key/value cache (exact, no warm-up).
     // Runs alternate between both sides of the cursor, so keep the ends of the last two.
     let ends: RunEnd[] = [];
@@ -598,7 +601,8 @@ export class DocumentState {
       this.cursorCache = undefined;
     }
     if (!this.foldedSums && options.groupFar) {
-      this.mergeFar(cursorChunk, computedNow);
+      this.mergeFar(cursorChunk, this.editedGroups);
+      this.editedGroups.clear();
       this.dropSnapshotsInGroups(ids);
     }
     this.builtText = text;
@@ -625,7 +629,10 @@ export class DocumentState {
     const at = new Map(layout.map((c, i) => [c.key, i]));
     for (const g of new Set(this.groupOf.values())) {
       const i = at.get(g.keys[0]!);
-      if (i === undefined || g.keys.some((k, j) => layout[i + j]?.key !== k)) this.dissolve(g);
+      if (i === undefined || g.keys.some((k, j) => layout[i + j]?.key !== k)) {
+        this.dissolve(g);
+        for (const key of g.keys) this.editedGroups.add(key);
+      }
     }
     this.cursorCache = this.cursorCache && this.carryCursorCache(this.cursorCache, previous, knownBefore);
   }

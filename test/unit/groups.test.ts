@@ -104,6 +104,28 @@ describe('grouped far chunks', () => {
     assert.equal(after.tokens, before.tokens);
     states.dispose();
   });
+  it('a file opened at its top whose cursor moves at once still sums its far chunks (DocumentStates)', async () => {
+    const rt = await runtime();
+    // About 10,000 tokens: the first build is cancelled by the move and the second computes most chunks.
+    // (Each copy with names of its own: a chunk whose text occurs twice is never grouped.)
+    const text = [0, 1, 2, 3].map((i) => TEXT.replace(/\b([A-Za-z]\w{3,})\b/g, `$1_${i}`)).join('\n');
+    const middle = Math.floor(text.length / 2);
+    const contributions = async (groupFar: boolean): Promise<number> => {
+      const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0, groupFar });
+      states.setRuntime(rt);
+      states.opened({ uri: 'file:///moved.ts', version: 1, getText: () => text, cursorOffset: 0 });
+      await new Promise((r) => setTimeout(r, 50));
+      states.cursorMoved('file:///moved.ts', middle);
+      await new Promise((r) => setTimeout(r, 1));
+      await states.whenIdle('file:///moved.ts');
+      const bytes = states.info('file:///moved.ts')!.bytesByPart!['contributions']!;
+      states.dispose();
+      return bytes;
+    };
+    const grouped = await contributions(true);
+    const plain = await contributions(false);
+    assert.ok(grouped < plain / 2, `contributions: ${grouped} grouped, ${plain} one by one`);
+  });
 });
 
 describe('folded n-gram counts', () => {
