@@ -440,9 +440,9 @@ export class DocumentStates {
   }
 
   /**
-   * Over the budget, the least recently used states are folded first (DocumentState.fold: about 6 MB for a
-   * file of any length, exact near its cursor), and only if that is not enough dropped, least recently used
-   * first. `keep` (the state just built or used) is neither.
+   * Over the budget, the least recently used states are folded first (DocumentState.fold: about 7 MB for an
+   * 800-line file, exact near its cursor), and only if that is not enough without the states being built
+   * dropped, least recently used first. `keep` (the state just built or used) is neither.
    */
   private evict(keep: Entry | undefined): void {
     const bytes = (e: Entry): number => e.state.byteLength + e.ngrams.byteLength;
@@ -463,9 +463,14 @@ export class DocumentStates {
       this.opts.log?.(`state for ${e.uri} folded (memory budget): ${(bytes(e) / 1048576).toFixed(1)} MB`);
       this.opts.onStateChange?.(e.uri);
     }
+    // A state being built holds every chunk it computed one by one until it sums the far ones into groups
+    // at its end: that passing peak costs no other file its adaptation (the build's end evicts again, with
+    // that state as `keep`).
+    let building = 0;
+    for (const e of this.entries.values()) if (e.building && e !== keep) building += bytes(e);
     for (const e of lru) {
-      if (total <= this.opts.budgetBytes) break;
-      if (e.state.tokenCount === 0) continue;
+      if (total - building <= this.opts.budgetBytes) break;
+      if (e.state.tokenCount === 0 || e.building) continue;
       total -= bytes(e);
       e.state.reset();
       e.ngrams.clear();

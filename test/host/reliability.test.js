@@ -422,6 +422,48 @@ describe('reliability in a real extension host', function () {
       assert.ok(stateMB <= budgetMB, `states take ${stateMB.toFixed(0)} MB, over the ${budgetMB} MB budget`);
     });
 
+    it('20 files of 800 lines opened one after the other all stay adapted within the default budget', async function () {
+      // Ordinary TypeScript of the sample workspace, its names made distinct per file and per copy.
+      const src = path.join(workspaceRoot(), 'src');
+      const base = ['inventory.ts', 'retry.ts']
+        .map((f) => fs.readFileSync(path.join(src, f), 'utf8'))
+        .join('\n');
+      const fileOf = (i) => {
+        const lines = [];
+        for (let copy = 0; lines.length < 800; copy++) {
+          lines.push(...base.replace(/\b([A-Za-z]\w{3,})\b/g, `$1_${i}_${copy}`).split('\n'));
+        }
+        return lines.slice(0, 800).join('\n');
+      };
+      const budgetMB = vscode.workspace.getConfiguration('fastweights').get('adaptation.maxMemoryMB');
+      assert.strictEqual(budgetMB, 256, 'the default budget');
+      const docs = [];
+      for (let i = 0; i < 20; i++) {
+        const doc = await vscode.workspace.openTextDocument(
+          writeFile(`eight-hundred/file${i}.ts`, fileOf(i)),
+        );
+        const editor = await vscode.window.showTextDocument(doc, { preview: false });
+        // The cursor in the middle, as a person working in it.
+        const middle = new vscode.Position(400, 0);
+        editor.selection = new vscode.Selection(middle, middle);
+        await api.whenDocumentStateReady(doc.uri);
+        docs.push(doc);
+      }
+      const infos = docs.map((d) => api.getDocumentState(d.uri));
+      const current = infos.filter(
+        (x, k) => x && x.tokens > 0 && !x.dropped && x.builtVersion === docs[k].version,
+      );
+      const mb = infos.reduce((a, x) => a + (x ? x.bytes : 0), 0) / 1048576;
+      const folded = infos.filter((x) => x && x.folded).length;
+      console.log(
+        `      20 files of 800 lines (${infos[0] && infos[0].tokens} tokens in the first): ${current.length} ` +
+          `hold a current state (${folded} folded), ${mb.toFixed(0)} MB together (budget ${budgetMB} MB)`,
+      );
+      assert.strictEqual(current.length, 20, JSON.stringify(infos.map((x) => x && [x.tokens, x.dropped])));
+      assert.ok(mb <= budgetMB, `${mb.toFixed(0)} MB over the ${budgetMB} MB budget`);
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    });
+
     it('rapid switching between 20 files: the last one adapts, the editor keeps working', async function () {
       const docs = [];
       for (let i = 0; i < 20; i++) {
