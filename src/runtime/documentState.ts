@@ -100,6 +100,8 @@ const MAX_RUN_CHUNKS = 8;
 const BODY_SLICE = 128;
 /** Chunks no longer in the document kept for undo and re-typing. */
 const SPARE_CHUNKS = 16;
+/** Groups an edit broke up kept for its undo (see spareGroups). */
+const SPARE_GROUPS = 2;
 /** Chunks weighted below this at the cursor are left out (their share of the state is about 1e-4). */
 const NEGLIGIBLE_WEIGHT = 1e-4;
 /** A cursor at most this many chunks away from the cached sums moves them instead of summing anew. */
@@ -321,6 +323,8 @@ export class DocumentState {
    * is computed again) instead of a group made of them, which the undo would break up again.
    */
   private readonly editedGroups = new Set<string>();
+  /** Groups an edit broke up, kept for its undo: one whose chunks all come back, in order, counts again. */
+  private spareGroups: ChunkGroup[] = [];
   private spare: string[] = [];
   /** Key/value snapshots at chunk starts near the cursor, by the tokens before the chunk. */
   private snapshots = new Map<string, KvSnapshot>();
@@ -365,8 +369,10 @@ export class DocumentState {
     for (const [key, c] of this.computed) {
       parts[spare.has(key) ? 'spare' : 'contributions'] += c.fromEnd.byteLength + c.fromStart.byteLength;
     }
-    for (const g of new Set(this.groupOf.values()))
-      parts.contributions += sum([...g.fromEnd, ...g.fromStart].map((x) => x.byteLength));
+    const groupBytes = (g: ChunkGroup): number =>
+      sum([...g.fromEnd, ...g.fromStart].map((x) => x.byteLength));
+    for (const g of new Set(this.groupOf.values())) parts.contributions += groupBytes(g);
+    for (const g of this.spareGroups) parts.spare += groupBytes(g);
     for (const sn of this.snapshots.values()) {
       parts.snapshots += isCompact(sn.kv) ? compactKvBytes(sn.kv) : kvBytes(sn.kv);
       if (sn.trace) parts.traces += sn.trace.hidden.byteLength + kvBytes(sn.trace.rows);
@@ -445,6 +451,7 @@ export class DocumentState {
     for (const key of [...this.computed.keys()]) if (!near.has(key)) this.computed.delete(key);
     this.groupOf.clear();
     this.editedGroups.clear();
+    this.spareGroups = [];
     this.spare = [];
     this.cursorCache = undefined;
     this.snapshots.clear();
@@ -512,6 +519,7 @@ export class DocumentState {
     this.computed.clear();
     this.groupOf.clear();
     this.editedGroups.clear();
+    this.spareGroups = [];
     this.spare = [];
     this.tokenized = undefined;
     this.blocks.clear();
@@ -627,13 +635,28 @@ export class DocumentState {
     this.tokenized = tokenized;
     // A group whose chunks are no longer all there, in order, is computed again chunk by chunk.
     const at = new Map(layout.map((c, i) => [c.key, i]));
-    for (const g of new Set(this.groupOf.values())) {
+    const whole = (g: ChunkGroup): boolean => {
       const i = at.get(g.keys[0]!);
-      if (i === undefined || g.keys.some((k, j) => layout[i + j]?.key !== k)) {
-        this.dissolve(g);
-        for (const key of g.keys) this.editedGroups.add(key);
-      }
+      return i !== undefined && g.keys.every((k, j) => layout[i + j]?.key === k);
+    };
+    for (const g of new Set(this.groupOf.values())) {
+      if (whole(g)) continue;
+      this.dissolve(g);
+      for (const key of g.keys) this.editedGroups.add(key);
+      this.spareGroups.push(g);
     }
+    // An undo: a spare group whose chunks are all back counts again, instead of their own contributions.
+    for (const g of [...this.spareGroups]) {
+      if (!whole(g) || g.keys.some((k) => this.groupOf.has(k))) continue;
+      this.spareGroups = this.spareGroups.filter((x) => x !== g);
+      for (const key of g.keys) {
+        this.groupOf.set(key, g);
+        this.computed.delete(key);
+        this.editedGroups.delete(key);
+      }
+      this.cursorCache = undefined;
+    }
+    while (this.spareGroups.length > SPARE_GROUPS) this.spareGroups.shift();
     this.cursorCache = this.cursorCache && this.carryCursorCache(this.cursorCache, previous, knownBefore);
   }
 

@@ -71,12 +71,14 @@ describe('grouped far chunks', () => {
     assert.ok(rebuilt < approximate, `rebuilt ${rebuilt}, asked at once ${approximate}`);
   });
 
-  it('compute a group again when an edit lands in it', async () => {
+  it('compute a group again when an edit lands in it, and use it again on undo', async () => {
     const rt = await runtime();
     const options = { priority: 'foreground' as const, chunkTokens: CHUNK, groupFar: true };
     const cursorOffset = Math.floor(TEXT.length / 2);
     const doc = new DocumentState(rt);
     await doc.rebuild(TEXT, { ...options, cursorOffset });
+    const t0 = doc.positionForPrefix(TEXT.slice(0, cursorOffset));
+    const original = doc.stateAt(t0).clone();
     const at = TEXT.indexOf('\n', 300);
     const edited = TEXT.slice(0, at) + ' // edited' + TEXT.slice(at);
     await doc.rebuild(edited, { ...options, cursorOffset: cursorOffset + 10 });
@@ -86,6 +88,11 @@ describe('grouped far chunks', () => {
     const t = doc.positionForPrefix(edited.slice(0, cursorOffset + 10));
     const diff = relativeDiff(doc.stateAt(t), scratch.stateAt(t));
     assert.ok(diff < 0.01, `state ${diff} off a build from scratch after the edit`);
+    // The undo brings the group's chunks back: the group kept for it counts again, nothing is computed.
+    await doc.rebuild(TEXT, { ...options, cursorOffset });
+    assert.equal(doc.lastBuildComputed, 0, 'chunks computed for the undo');
+    const undone = relativeDiff(doc.stateAt(t0), original);
+    assert.ok(undone < 1e-4, `state ${undone} off the one before the edit`);
   });
 
   it('a cursor that comes to rest near a group computes it again (DocumentStates)', async () => {
