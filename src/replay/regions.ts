@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { TRAINED_LANGUAGES } from '../completion/languages';
 
 export interface Region {
   file: string;
@@ -16,24 +17,53 @@ export interface Region {
   after: string;
 }
 
-const LANGUAGES: Record<string, string> = {
-  '.ts': 'typescript',
-  '.tsx': 'typescriptreact',
-  '.js': 'javascript',
-  '.mjs': 'javascript',
-  '.cjs': 'javascript',
-  '.jsx': 'javascriptreact',
-  '.py': 'python',
+/**
+ * File extensions by VS Code language id: the trained languages, which the replay types by default, and
+ * the others it can measure when `--languages` names them (issue 26). A C or C++ header (.h) goes to
+ * whichever of the two is named first.
+ */
+const EXTENSIONS: Record<string, readonly string[]> = {
+  typescript: ['.ts'],
+  typescriptreact: ['.tsx'],
+  javascript: ['.js', '.mjs', '.cjs'],
+  javascriptreact: ['.jsx'],
+  python: ['.py'],
+  go: ['.go'],
+  rust: ['.rs'],
+  java: ['.java'],
+  csharp: ['.cs'],
+  c: ['.c', '.h'],
+  cpp: ['.cpp', '.cc', '.cxx', '.hpp', '.h'],
+  php: ['.php'],
+  ruby: ['.rb'],
+  shellscript: ['.sh', '.bash'],
+  json: ['.json'],
+  yaml: ['.yml', '.yaml'],
+  markdown: ['.md'],
 };
 
-/** Source files under the given files and folders, in a stable order. */
-export function listFiles(inputs: string[]): string[] {
+export const REPLAY_LANGUAGES: readonly string[] = Object.keys(EXTENSIONS);
+
+/** The language id of each extension among the given languages. */
+function languageByExtension(languages: readonly string[]): Map<string, string> {
+  const byExtension = new Map<string, string>();
+  for (const language of languages) {
+    const extensions = EXTENSIONS[language];
+    if (!extensions) throw new Error(`the replay does not know language "${language}"`);
+    for (const ext of extensions) if (!byExtension.has(ext)) byExtension.set(ext, language);
+  }
+  return byExtension;
+}
+
+/** Source files of the given languages under the given files and folders, in a stable order. */
+export function listFiles(inputs: string[], languages: readonly string[] = TRAINED_LANGUAGES): string[] {
+  const byExtension = languageByExtension(languages);
   const out: string[] = [];
   const walk = (p: string): void => {
     const st = fs.statSync(p);
     if (st.isDirectory()) {
       for (const name of fs.readdirSync(p).sort()) walk(path.join(p, name));
-    } else if (LANGUAGES[path.extname(p)] !== undefined) {
+    } else if (byExtension.has(path.extname(p))) {
       out.push(p);
     }
   };
@@ -62,8 +92,9 @@ export function pickRegion(
   text: string,
   chars: number,
   random: () => number,
+  languages: readonly string[] = TRAINED_LANGUAGES,
 ): Region | undefined {
-  const languageId = LANGUAGES[path.extname(file)];
+  const languageId = languageByExtension(languages).get(path.extname(file));
   if (!languageId) return undefined;
   const lines = text.replace(/\r\n?/g, '\n').split('\n');
   if (lines.length < 20 || text.length < 4 * chars) return undefined;
