@@ -4,6 +4,8 @@
  * it) gets the rest of that suggestion without running the model; it keeps the suggestion's id, so it counts
  * as the same suggestion.
  */
+import type { SuggestionOrigin } from './generate';
+
 export interface CacheHit {
   /** What remains of the suggestion after what was typed ('' only for an exact prefix with no suggestion). */
   text: string;
@@ -11,6 +13,7 @@ export interface CacheHit {
   /** Characters of the suggestion typed since it was generated. */
   typed: number;
   confidence: number;
+  origin: SuggestionOrigin;
 }
 
 interface Entry {
@@ -19,6 +22,7 @@ interface Entry {
   text: string;
   id: number;
   confidence: number;
+  origin: SuggestionOrigin;
 }
 
 /** Entries kept (the newest): enough for going back a few characters with Backspace. */
@@ -29,10 +33,16 @@ export class SuggestionCache {
   private nextId = 1;
 
   /** Remembers `text` as the suggestion after `prefix` in document `key`; returns its id. */
-  store(key: string, prefix: string, text: string, confidence = 1): number {
+  store(
+    key: string,
+    prefix: string,
+    text: string,
+    confidence = 1,
+    origin: SuggestionOrigin = 'model',
+  ): number {
     const id = this.nextId++;
     this.entries = this.entries.filter((e) => !(e.key === key && e.prefix === prefix));
-    this.entries.push({ key, prefix, text, id, confidence });
+    this.entries.push({ key, prefix, text, id, confidence, origin });
     if (this.entries.length > CAPACITY) this.entries.shift();
     return id;
   }
@@ -43,9 +53,12 @@ export class SuggestionCache {
       const e = this.entries[i]!;
       if (e.key !== key || !prefix.startsWith(e.prefix)) continue;
       const typed = prefix.slice(e.prefix.length);
-      if (typed.length === 0) return { text: e.text, id: e.id, typed: 0, confidence: e.confidence };
+      if (typed.length === 0) {
+        return { text: e.text, id: e.id, typed: 0, confidence: e.confidence, origin: e.origin };
+      }
       if (e.text.startsWith(typed) && e.text.length > typed.length) {
-        return { text: e.text.slice(typed.length), id: e.id, typed: typed.length, confidence: e.confidence };
+        const { id, confidence, origin } = e;
+        return { text: e.text.slice(typed.length), id, typed: typed.length, confidence, origin };
       }
     }
     return undefined;

@@ -37,7 +37,25 @@ export interface Generated {
    * leadLogProb), 0..1: how likely the suggestion is to be taken at all.
    */
   confidence: number;
+  /** Whose text it is: the model's, or copied by the file cache or workspace index (see suggestionOrigin). */
+  origin: SuggestionOrigin;
   cancelled: boolean;
+}
+
+/**
+ * 'model': every token is the one the model alone would pick; 'copied': the file's n-gram cache or the
+ * workspace index picked a token of the suggestion's start against the model; 'partly-copied': they did so
+ * later in the suggestion only. Recorded to find where shown-but-rejected suggestions come from (issue 26).
+ */
+export type SuggestionOrigin = 'model' | 'copied' | 'partly-copied';
+
+export function suggestionOrigin(
+  copied: 'none' | 'lead' | 'later',
+  copiedFrom: number,
+  text: string,
+): SuggestionOrigin {
+  if (copied === 'lead') return 'copied';
+  return copied === 'later' && copiedFrom < text.length ? 'partly-copied' : 'model';
 }
 
 export interface CompletionModel {
@@ -88,11 +106,12 @@ export function modelFromClient(client: () => ModelClient | undefined): Completi
           tokens: out.tokens,
           stateTokens: out.stateTokens,
           confidence: out.tokens > 0 ? Math.exp(out.leadLogProb) : 0,
+          origin: suggestionOrigin(out.copied, out.copiedFrom, out.text),
           cancelled: out.cancelled,
         };
       } catch (e) {
         if (e instanceof RequestCancelled) {
-          return { text: '', tokens: 0, stateTokens: 0, confidence: 0, cancelled: true };
+          return { text: '', tokens: 0, stateTokens: 0, confidence: 0, origin: 'model', cancelled: true };
         }
         throw e;
       }

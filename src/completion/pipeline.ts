@@ -13,7 +13,7 @@ import {
 } from './cancellation';
 import { buildContext, CompletionContext, DocumentSnapshot } from './context';
 import { debounce, realSleep, Sleep } from './debounce';
-import { CompletionModel, generationRequest } from './generate';
+import { CompletionModel, generationRequest, SuggestionOrigin } from './generate';
 import { linesAllowed, shouldSuggest } from './policy';
 import { cleanText } from './postprocess/clean';
 import { DropReason, postprocess } from './postprocess';
@@ -58,6 +58,7 @@ interface Generation {
   text: string;
   id: number;
   confidence: number;
+  origin: SuggestionOrigin;
 }
 
 interface InFlight {
@@ -218,8 +219,9 @@ export class CompletionPipeline {
         const text = sure ? cleanText(g.text) : '';
         return {
           text,
-          id: this.cache.store(ctx.uri, ctx.prefix, text, g.confidence),
+          id: this.cache.store(ctx.uri, ctx.prefix, text, g.confidence, g.origin),
           confidence: g.confidence,
+          origin: g.origin,
         };
       } finally {
         link.dispose();
@@ -233,7 +235,7 @@ export class CompletionPipeline {
   }
 
   private present(
-    { text, id, confidence }: Generation,
+    { text, id, confidence, origin }: Generation,
     ctx: CompletionContext,
     lines: number,
     fromCache: boolean,
@@ -250,6 +252,7 @@ export class CompletionPipeline {
       fromCache,
       latencyMs,
       confidence,
+      origin,
     };
     this.shownSuggestions.shown(suggestion);
     this.counters.shown++;

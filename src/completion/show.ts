@@ -3,6 +3,7 @@
  * and the bookkeeping of what was shown and accepted for the local statistics. A suggestion is one
  * generation: its continuations while the user types through it count as the same one.
  */
+import type { SuggestionOrigin } from './generate';
 import type { CompletionStats } from './stats';
 
 export interface ShownSuggestion {
@@ -19,6 +20,8 @@ export interface ShownSuggestion {
   latencyMs: number | undefined;
   /** The model's confidence in the generation it comes from (0..1). */
   confidence: number;
+  /** Whose text it is (the model's, or copied by the file cache or workspace index). */
+  origin: SuggestionOrigin;
 }
 
 /** Remembers what was shown (for the accept command) and feeds the stats once per suggestion. */

@@ -16,6 +16,8 @@
  * extension's; suggestions less sure are not shown), --cache-weight W and --cache-beta B (the file n-gram
  * cache's fixed mixture weight and back-off; default: the extension's gate and back-off), --cache-gate
  * g0,g1,g2,g3,g4 (the gate's coefficients), --modes static,state,adapted (the runs to make),
+ * --languages go,rust,... (VS Code ids to type instead of the trained five, each turned on as
+ * `"<id>": true` in fastweights.enable would),
  * --min-token-prob P (suggestions end before a token less probable than P; default: the extension's),
  * --rebuild-at-line-ends (the state and
  * cache are brought up to date with the typed text each time a line is finished; default: built once),
@@ -31,11 +33,12 @@ import { ModelClient } from '../host/client';
 import { CancellationSource } from '../completion/cancellation';
 import { modelFromClient } from '../completion/generate';
 import { CompletionPipeline } from '../completion/pipeline';
+import { TRAINED_LANGUAGES } from '../completion/languages';
 import { CompletionSettings, DEFAULT_SETTINGS } from '../completion/settings';
 import { CompletionStats, summariseLatency } from '../completion/stats';
 import { DEFAULT_NGRAM_PARAMS, defaultModelDir, NgramCacheParams } from '../runtime';
 import { listFiles, pickRegion, Region, seededRandom, shuffled } from './regions';
-import { acceptanceByLength, emptyTally, Tally, typeRegion } from './session';
+import { acceptanceByLength, acceptanceByOrigin, emptyTally, Tally, typeRegion } from './session';
 import { debounceSweep } from './sweep';
 
 /**
@@ -76,6 +79,7 @@ const { values, positionals } = parseArgs({
     'cache-gate': { type: 'string' },
     'min-token-prob': { type: 'string' },
     modes: { type: 'string', default: 'static,state,adapted' },
+    languages: { type: 'string' },
     model: { type: 'string' },
   },
 });
@@ -84,8 +88,12 @@ const log = (m: string): void => {
   process.stderr.write(`[replay] ${m}\n`);
 };
 
+// The languages typed, each turned on as a user would with `"<id>": true` in fastweights.enable.
+const languages = values.languages?.split(',') ?? TRAINED_LANGUAGES;
+
 const settings: CompletionSettings = {
   ...DEFAULT_SETTINGS,
+  enable: { ...DEFAULT_SETTINGS.enable, ...Object.fromEntries(languages.map((l) => [l, true])) },
   maxLines: values['max-lines'] !== undefined ? Number(values['max-lines']) : DEFAULT_SETTINGS.maxLines,
   debounceMs:
     values['debounce-ms'] !== undefined ? Number(values['debounce-ms']) : DEFAULT_SETTINGS.debounceMs,
@@ -101,13 +109,19 @@ function chooseRegions(): Region[] {
   const maxChars = Number(values['max-chars']);
   const limit = Number(values['files-limit']);
   const random = seededRandom(Number(values.seed));
-  const files = shuffled(listFiles(positionals), random);
+  const files = shuffled(listFiles(positionals, languages), random);
   const perFile = Math.max(80, Math.floor(maxChars / Math.max(1, limit)));
   const regions: Region[] = [];
   let total = 0;
   for (const file of files) {
     if (regions.length >= limit || total >= maxChars) break;
-    const r = pickRegion(file, fs.readFileSync(file, 'utf8'), Math.min(perFile, maxChars - total), random);
+    const r = pickRegion(
+      file,
+      fs.readFileSync(file, 'utf8'),
+      Math.min(perFile, maxChars - total),
+      random,
+      languages,
+    );
     if (!r || r.text.trim().length === 0) continue;
     regions.push(r);
     total += r.text.length;
@@ -149,6 +163,8 @@ function summary(t: Tally, stats: CompletionStats) {
     }),
     // Acceptance by the length a suggestion had when first shown (characters).
     by_length: acceptanceByLength(t),
+    // Acceptance by whose text a suggestion is: the model's, or copied by the caches against the model.
+    by_origin: acceptanceByOrigin(t),
     // What the extension's own statistics (the gain panel's numbers) say for the same run.
     stats: stats.session(),
   };
@@ -321,6 +337,7 @@ async function main(): Promise<void> {
   const result = {
     scenario:
       'edit: retype a region of whole lines inside an existing file; state built from the file without the region',
+    languages,
     files: regions.length,
     chars,
     seed: Number(values.seed),

@@ -4,6 +4,7 @@
  */
 import { NEVER_CANCELLED } from '../completion/cancellation';
 import type { DocumentSnapshot } from '../completion/context';
+import type { SuggestionOrigin } from '../completion/generate';
 import type { CompletionPipeline } from '../completion/pipeline';
 import { leavesUnbalanced } from '../completion/postprocess/balance';
 import type { Region } from './regions';
@@ -18,6 +19,8 @@ export interface Tally {
   shown: Set<number>;
   /** The model's confidence in each shown suggestion (for choosing the confidence threshold). */
   confidence: Map<number, number>;
+  /** Whose text each shown suggestion is (the model's, or copied by the file cache or workspace index). */
+  origins: Map<number, SuggestionOrigin>;
   /** Characters each suggestion showed the first time it was shown. */
   lengths: Map<number, number>;
   accepted: Set<number>;
@@ -38,6 +41,7 @@ export function emptyTally(): Tally {
     keys: 0,
     shown: new Set(),
     confidence: new Map(),
+    origins: new Map(),
     lengths: new Map(),
     accepted: new Set(),
     unbalanced: new Set(),
@@ -95,6 +99,7 @@ export async function typeRegion(
     const s = outcome.suggestion;
     tally.shown.add(s.id);
     tally.confidence.set(s.id, s.confidence);
+    if (!tally.origins.has(s.id)) tally.origins.set(s.id, s.origin);
     if (!tally.lengths.has(s.id)) tally.lengths.set(s.id, s.text.length);
     if (leavesUnbalanced(snapshot(typed), s.text, s.replaceEnd)) tally.unbalanced.add(s.id);
     const action = decide(s.text, target.slice(typed));
@@ -134,4 +139,22 @@ export function acceptanceByLength(t: Tally): { chars: string; shown: number; ac
     const accepted = ids.filter((id) => t.accepted.has(id)).length;
     return { chars: hi === Infinity ? `${lo}+` : `${lo}-${hi}`, shown: ids.length, accepted };
   });
+}
+
+/**
+ * Shown and accepted suggestions by whose text they are: where shown-but-rejected suggestions come from
+ * (the model, or a copy by the file cache or workspace index that the model alone would not have made).
+ */
+export function acceptanceByOrigin(t: Tally): Record<SuggestionOrigin, { shown: number; accepted: number }> {
+  const out: Record<SuggestionOrigin, { shown: number; accepted: number }> = {
+    model: { shown: 0, accepted: 0 },
+    copied: { shown: 0, accepted: 0 },
+    'partly-copied': { shown: 0, accepted: 0 },
+  };
+  for (const id of t.shown) {
+    const o = out[t.origins.get(id) ?? 'model'];
+    o.shown++;
+    if (t.accepted.has(id)) o.accepted++;
+  }
+  return out;
 }

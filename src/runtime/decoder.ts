@@ -95,6 +95,13 @@ export interface Completion {
    */
   leadLogProb: number;
   promptTokens: number;
+  /**
+   * Where the file's n-gram cache or the workspace index first picked a token the model alone would not
+   * have: 'lead' inside the suggestion's lead, 'later' after it, 'none' never (the model's own text).
+   */
+  copied: 'none' | 'lead' | 'later';
+  /** Characters of `text` before that first copied token (-1 when none). */
+  copiedFrom: number;
   /** Why decoding stopped ('unsure': the next token was below minTokenProb). */
   stop: 'newline' | 'eos' | 'max_tokens' | 'cancelled' | 'unsure';
   cancelled: boolean;
@@ -302,6 +309,8 @@ export async function completeLine(
     meanLogProb: 0,
     leadLogProb: 0,
     promptTokens: ids.length,
+    copied: 'none',
+    copiedFrom: -1,
     stop: 'max_tokens',
     cancelled: false,
     cachedPromptTokens: 0,
@@ -416,6 +425,15 @@ export async function completeLine(
     const logProb = mixed ? Math.log(Math.max(mixed[next]!, 1e-30)) : logProbOf(logits, V, next);
     // A token that still re-types the prefix is never cut: the suggestion would end inside the typed word.
     if (logProb < logMinProb && pending.length === 0 && showsEnoughText()) return 'unsure';
+    if (
+      mixed &&
+      result.copied === 'none' &&
+      next !== argmaxRow(logits, 0, V, allowed, rt.tokenizer.vocabSize)
+    ) {
+      result.copied = leadDone ? 'later' : 'lead';
+      const { text } = rt.tokenizer.decodeBytes(generated);
+      result.copiedFrom = healed >= healBytes.length ? text.length - healedPrefixLength(text) : 0;
+    }
     if (pending.length > 0) healed += Math.min(pending.length, rt.tokenizer.tokenBytes(next).length);
     generated.push(next);
     history.push(next);

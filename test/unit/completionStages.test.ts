@@ -11,8 +11,20 @@ describe('suggestion cache', () => {
   it('serves the rest of a suggestion while the user types it, with the same id', () => {
     const c = new SuggestionCache();
     const id = c.store('doc', 'const x = ', 'foo(bar);');
-    assert.deepEqual(c.find('doc', 'const x = '), { text: 'foo(bar);', id, typed: 0, confidence: 1 });
-    assert.deepEqual(c.find('doc', 'const x = fo'), { text: 'o(bar);', id, typed: 2, confidence: 1 });
+    assert.deepEqual(c.find('doc', 'const x = '), {
+      text: 'foo(bar);',
+      id,
+      typed: 0,
+      confidence: 1,
+      origin: 'model',
+    });
+    assert.deepEqual(c.find('doc', 'const x = fo'), {
+      text: 'o(bar);',
+      id,
+      typed: 2,
+      confidence: 1,
+      origin: 'model',
+    });
     assert.equal(c.lookup('doc', 'const x = foo(bar);'), undefined, 'typed to the end: nothing left');
     assert.equal(c.lookup('doc', 'const x = fx'), undefined, 'typed something else');
     assert.equal(c.lookup('other', 'const x = fo'), undefined, 'another document');
@@ -29,7 +41,7 @@ describe('suggestion cache', () => {
   it('remembers an empty answer for the exact prefix, so it is not asked again', () => {
     const c = new SuggestionCache();
     const id = c.store('doc', 'x', '');
-    assert.deepEqual(c.find('doc', 'x'), { text: '', id, typed: 0, confidence: 1 });
+    assert.deepEqual(c.find('doc', 'x'), { text: '', id, typed: 0, confidence: 1, origin: 'model' });
     assert.equal(c.find('doc', 'xy'), undefined);
   });
 
@@ -133,6 +145,7 @@ describe('show stage', () => {
       fromCache: false,
       latencyMs: 40,
       confidence: 0.5,
+      origin: 'model' as const,
     };
     shown.shown(s);
     shown.shown({ ...s, text: 'bc', fromCache: true, latencyMs: undefined });

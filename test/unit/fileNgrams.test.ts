@@ -392,6 +392,27 @@ describe('file n-gram cache', () => {
     assert.equal(off.meanLogProb, plain.meanLogProb);
   });
 
+  it('records where decoding first copies what the model alone would not write', async () => {
+    // The line is far outside the prompt (its last 512 tokens), so only the cache can copy it.
+    const rt = await runtime();
+    const line = "const zqxWvut = makeFlurbulator(42, 'plonk', zqxWvut);";
+    const filler = `${TS}\n${PY}\n`.repeat(3);
+    const text = `${line}\n${filler}`;
+    assert.ok(rt.tokenizer.encode(filler).length > 600);
+    const cache = new FileNgrams(rt.config.vocab_size);
+    cache.update(new BlockTokenizer(rt.tokenizer).tokenize(text));
+    const prefix = `${text}const zqxWvut = makeF`;
+    const withCache = await completeLine(rt, prefix, { ngrams: { cache, params: DEFAULT_NGRAM_PARAMS } });
+    const plain = await completeLine(rt, prefix);
+    assert.equal(plain.copied, 'none');
+    assert.notEqual(plain.text, withCache.text, 'the model alone does not know the made-up call');
+    assert.notEqual(withCache.copied, 'none');
+    assert.ok(withCache.copiedFrom >= 0 && withCache.copiedFrom < withCache.text.length);
+    // Up to the first copied token the text is the model's own.
+    assert.equal(withCache.text.slice(0, withCache.copiedFrom), plain.text.slice(0, withCache.copiedFrom));
+    assert.notEqual(withCache.text.slice(withCache.copiedFrom), plain.text.slice(withCache.copiedFrom));
+  });
+
   it('is built with each document state and dropped on reset', async () => {
     const rt = await runtime();
     const states = new DocumentStates({ editDebounceMs: 0, openDelayMs: 0 });

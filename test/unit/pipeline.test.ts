@@ -1,7 +1,13 @@
 import * as assert from 'node:assert/strict';
 import { CancellationSource, NEVER_CANCELLED } from '../../src/completion/cancellation';
 import type { DocumentSnapshot } from '../../src/completion/context';
-import type { CompletionModel, Generated, GenerateRequest } from '../../src/completion/generate';
+import { suggestionOrigin } from '../../src/completion/generate';
+import type {
+  CompletionModel,
+  Generated,
+  GenerateRequest,
+  SuggestionOrigin,
+} from '../../src/completion/generate';
 import { CompletionPipeline, Outcome } from '../../src/completion/pipeline';
 import { CompletionSettings, DEFAULT_SETTINGS } from '../../src/completion/settings';
 import { CompletionStats } from '../../src/completion/stats';
@@ -13,6 +19,7 @@ class FakeModel implements CompletionModel {
   private release: (() => void) | undefined;
   hold = false;
   confidence = 0.9;
+  origin: SuggestionOrigin = 'model';
 
   constructor(private readonly answer: (r: GenerateRequest) => string) {}
 
@@ -29,9 +36,16 @@ class FakeModel implements CompletionModel {
     }
     if (token.isCancellationRequested) {
       this.cancelled++;
-      return { text: '', tokens: 0, stateTokens: 0, confidence: 0, cancelled: true };
+      return { text: '', tokens: 0, stateTokens: 0, confidence: 0, origin: 'model', cancelled: true };
     }
-    return { text: this.answer(r), tokens: 3, stateTokens: 0, confidence: this.confidence, cancelled: false };
+    return {
+      text: this.answer(r),
+      tokens: 3,
+      stateTokens: 0,
+      confidence: this.confidence,
+      origin: this.origin,
+      cancelled: false,
+    };
   }
 
   finish(): void {
@@ -62,6 +76,20 @@ describe('completion pipeline (stand-in model)', () => {
     assert.equal(typed.kind === 'shown' && typed.suggestion.fromCache, true);
     assert.equal(model.requests.length, 1, 'no new generation while typing through');
     assert.equal(p.counters.cacheHits, 1);
+  });
+
+  it('tells whose text a suggestion is, also while the user types through it', async () => {
+    const model = new FakeModel(() => 'total + item.price;');
+    model.origin = 'copied';
+    const p = make(model);
+    const first = await p.provide(doc('let total = 0;\ntotal = |'), 'automatic', NEVER_CANCELLED);
+    assert.equal(first.kind === 'shown' && first.suggestion.origin, 'copied');
+    const typed = await p.provide(doc('let total = 0;\ntotal = to|'), 'automatic', NEVER_CANCELLED);
+    assert.equal(typed.kind === 'shown' && typed.suggestion.fromCache && typed.suggestion.origin, 'copied');
+    assert.equal(suggestionOrigin('none', -1, 'abc'), 'model');
+    assert.equal(suggestionOrigin('lead', 0, 'abc'), 'copied');
+    assert.equal(suggestionOrigin('later', 2, 'abc'), 'partly-copied');
+    assert.equal(suggestionOrigin('later', 3, 'abc'), 'model', 'the copied part was cut off before showing');
   });
 
   it('replaces the closing characters after the cursor instead of doubling them', async () => {

@@ -1,6 +1,10 @@
 import * as assert from 'node:assert/strict';
-import { pickRegion, seededRandom, shuffled } from '../../src/replay/regions';
-import { acceptanceByLength, emptyTally } from '../../src/replay/session';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { listFiles, pickRegion, seededRandom, shuffled } from '../../src/replay/regions';
+import type { SuggestionOrigin } from '../../src/completion/generate';
+import { acceptanceByLength, acceptanceByOrigin, emptyTally } from '../../src/replay/session';
 import { autoIndentAt, autoIndentTotal, decide, nextWordLength } from '../../src/replay/user';
 
 describe('replay: the simulated user', () => {
@@ -36,6 +40,22 @@ describe('replay: regions', () => {
     assert.equal(pickRegion('x.md', text, 120, seededRandom(3)), undefined, 'not a source file');
     assert.deepEqual(shuffled([1, 2, 3, 4], seededRandom(1)).sort(), [1, 2, 3, 4]);
   });
+
+  it('types the trained languages by default and others only when named', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fw-replay-'));
+    for (const name of ['a.ts', 'b.go', 'c.h', 'd.py', 'e.md']) fs.writeFileSync(path.join(dir, name), 'x\n');
+    const names = (languages?: string[]): string[] =>
+      listFiles([dir], languages).map((f) => path.basename(f));
+    assert.deepEqual(names(), ['a.ts', 'd.py']);
+    assert.deepEqual(names(['go', 'markdown']), ['b.go', 'e.md']);
+    assert.deepEqual(names(['cpp']), ['c.h'], 'a header counts for C++ when C++ is named');
+    assert.throws(() => names(['cobol']), /does not know language "cobol"/);
+    const text = Array.from({ length: 60 }, (_, i) => `\tv${i} := compute(${i})`).join('\n');
+    assert.equal(pickRegion('x.go', text, 120, seededRandom(3)), undefined, 'Go is not typed by default');
+    assert.equal(pickRegion('x.go', text, 120, seededRandom(3), ['go'])?.languageId, 'go');
+    assert.equal(pickRegion('x.h', text, 120, seededRandom(3), ['c', 'cpp'])?.languageId, 'c');
+    fs.rmSync(dir, { recursive: true });
+  });
 });
 
 describe('replay: report', () => {
@@ -61,6 +81,27 @@ describe('replay: report', () => {
       '11-20': [1, 0],
       '21-40': [0, 0],
       '41+': [1, 1],
+    });
+  });
+
+  it('counts shown and accepted suggestions by whose text they are', () => {
+    const t = emptyTally();
+    const shown: [number, SuggestionOrigin, boolean][] = [
+      [1, 'model', true],
+      [2, 'copied', false],
+      [3, 'copied', true],
+      [4, 'partly-copied', false],
+      [5, 'model', false],
+    ];
+    for (const [id, origin, ok] of shown) {
+      t.shown.add(id);
+      t.origins.set(id, origin);
+      if (ok) t.accepted.add(id);
+    }
+    assert.deepEqual(acceptanceByOrigin(t), {
+      model: { shown: 2, accepted: 1 },
+      copied: { shown: 2, accepted: 1 },
+      'partly-copied': { shown: 1, accepted: 0 },
     });
   });
 });

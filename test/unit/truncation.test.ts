@@ -66,7 +66,14 @@ describe('suggestions end before an unsure token', () => {
     const model: CompletionModel = {
       async generate(r): Promise<Generated> {
         requests.push(r);
-        return { text: 'x + 1;', tokens: 3, stateTokens: 0, confidence: 0.9, cancelled: false };
+        return {
+          text: 'x + 1;',
+          tokens: 3,
+          stateTokens: 0,
+          confidence: 0.9,
+          origin: 'model',
+          cancelled: false,
+        };
       },
     };
     for (const minTokenProb of [0.3, 0]) {
