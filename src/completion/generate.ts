@@ -8,6 +8,7 @@ import { RequestCancelled } from '../host/client';
 import type { CancellationSignal } from './cancellation';
 import type { CompletionContext } from './context';
 import { opensBlock } from './postprocess/scope';
+import type { GenerationSignals } from './showFeatures';
 
 export interface GenerateRequest {
   uri: string;
@@ -39,6 +40,8 @@ export interface Generated {
   confidence: number;
   /** Whose text it is: the model's, or copied by the file cache or workspace index (see suggestionOrigin). */
   origin: SuggestionOrigin;
+  /** What the decoder says about it (absent from stand-in models), for showFeatures. */
+  signals?: GenerationSignals;
   cancelled: boolean;
 }
 
@@ -101,12 +104,20 @@ export function modelFromClient(client: () => ModelClient | undefined): Completi
           minTokenProb: r.minTokenProb,
           workspace: r.workspace,
         });
+        const origin = suggestionOrigin(out.copied, out.copiedFrom, out.text);
         return {
           text: out.text,
           tokens: out.tokens,
           stateTokens: out.stateTokens,
           confidence: out.tokens > 0 ? Math.exp(out.leadLogProb) : 0,
-          origin: suggestionOrigin(out.copied, out.copiedFrom, out.text),
+          origin,
+          signals: {
+            leadLogProb: out.leadLogProb,
+            meanLogProb: out.meanLogProb,
+            tokens: out.tokens,
+            stop: out.stop,
+            origin,
+          },
           cancelled: out.cancelled,
         };
       } catch (e) {

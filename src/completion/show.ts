@@ -22,6 +22,8 @@ export interface ShownSuggestion {
   confidence: number;
   /** Whose text it is (the model's, or copied by the file cache or workspace index). */
   origin: SuggestionOrigin;
+  /** Its showFeatures (showFeatures.ts), when it comes fresh from a real model's generation. */
+  features?: number[];
 }
 
 /** Remembers what was shown (for the accept command) and feeds the stats once per suggestion. */

@@ -23,6 +23,8 @@
  * cache are brought up to date with the typed text each time a line is finished; default: built once),
  * --workspace DIR (a fourth run, "workspace": adapted plus the index of DIR's files, the typed file left out;
  * --workspace-per-package: of the package folder right below DIR that holds the typed file).
+ * --dump-suggestions FILE: one JSON line per shown suggestion (its showFeatures, accepted or not), what
+ * training/acceptance_study.py reads.
  * --debounce-sweep 0,50,100 [--key-interval-ms 120]: instead of the replay, measure each debounce value in
  * real time (sweep.ts).
  */
@@ -35,10 +37,18 @@ import { modelFromClient } from '../completion/generate';
 import { CompletionPipeline } from '../completion/pipeline';
 import { TRAINED_LANGUAGES } from '../completion/languages';
 import { CompletionSettings, DEFAULT_SETTINGS } from '../completion/settings';
+import { SHOW_FEATURES } from '../completion/showFeatures';
 import { CompletionStats, summariseLatency } from '../completion/stats';
 import { DEFAULT_NGRAM_PARAMS, defaultModelDir, NgramCacheParams } from '../runtime';
 import { listFiles, pickRegion, Region, seededRandom, shuffled } from './regions';
-import { acceptanceByLength, acceptanceByOrigin, emptyTally, Tally, typeRegion } from './session';
+import {
+  acceptanceByLength,
+  acceptanceByOrigin,
+  emptyTally,
+  suggestionRecords,
+  Tally,
+  typeRegion,
+} from './session';
 import { debounceSweep } from './sweep';
 
 /**
@@ -80,6 +90,7 @@ const { values, positionals } = parseArgs({
     'min-token-prob': { type: 'string' },
     modes: { type: 'string', default: 'static,state,adapted' },
     languages: { type: 'string' },
+    'dump-suggestions': { type: 'string' },
     model: { type: 'string' },
   },
 });
@@ -334,6 +345,14 @@ async function main(): Promise<void> {
   }
   const abort = await abortProbe(client, regions, Number(values['abort-probes']));
   await client.dispose();
+  const dump = values['dump-suggestions'];
+  if (dump) {
+    const lines = Object.entries(tallies).flatMap(([mode, t]) => suggestionRecords(t, mode));
+    fs.writeFileSync(
+      dump,
+      `${JSON.stringify({ features: SHOW_FEATURES, languages })}\n${lines.join('\n')}\n`,
+    );
+  }
   const result = {
     scenario:
       'edit: retype a region of whole lines inside an existing file; state built from the file without the region',

@@ -21,6 +21,8 @@ export interface Tally {
   confidence: Map<number, number>;
   /** Whose text each shown suggestion is (the model's, or copied by the file cache or workspace index). */
   origins: Map<number, SuggestionOrigin>;
+  /** showFeatures of each suggestion when first shown (fresh generations only). */
+  features: Map<number, number[]>;
   /** Characters each suggestion showed the first time it was shown. */
   lengths: Map<number, number>;
   accepted: Set<number>;
@@ -42,6 +44,7 @@ export function emptyTally(): Tally {
     shown: new Set(),
     confidence: new Map(),
     origins: new Map(),
+    features: new Map(),
     lengths: new Map(),
     accepted: new Set(),
     unbalanced: new Set(),
@@ -100,6 +103,7 @@ export async function typeRegion(
     tally.shown.add(s.id);
     tally.confidence.set(s.id, s.confidence);
     if (!tally.origins.has(s.id)) tally.origins.set(s.id, s.origin);
+    if (s.features && !tally.features.has(s.id)) tally.features.set(s.id, s.features);
     if (!tally.lengths.has(s.id)) tally.lengths.set(s.id, s.text.length);
     if (leavesUnbalanced(snapshot(typed), s.text, s.replaceEnd)) tally.unbalanced.add(s.id);
     const action = decide(s.text, target.slice(typed));
@@ -157,4 +161,11 @@ export function acceptanceByOrigin(t: Tally): Record<SuggestionOrigin, { shown: 
     if (t.accepted.has(id)) o.accepted++;
   }
   return out;
+}
+
+/** One line per shown suggestion that has features: what training/acceptance_study.py reads. */
+export function suggestionRecords(t: Tally, mode: string): string[] {
+  return [...t.features].map(([id, features]) =>
+    JSON.stringify({ mode, id, features, accepted: t.accepted.has(id), keys_saved: t.saved.get(id) ?? 0 }),
+  );
 }
