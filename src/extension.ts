@@ -13,11 +13,11 @@ import { CompletionStats } from './completion/stats';
 import type { CompletionPipeline } from './completion/pipeline';
 import { completionMenuItems, registerCompletionControls } from './completion/controls';
 import {
-  isTrainedLanguage,
+  DEFAULT_LANGUAGES,
+  isServedByDefault,
   LanguageOffNotice,
   languageOffNotice,
   languageSupport,
-  TRAINED_LANGUAGES,
 } from './completion/languages';
 import { GainPanel, PanelMessage } from './panel/gainPanel';
 import type { RenderedHeadline } from './panel/messages';
@@ -75,14 +75,14 @@ function offNoticeFor(doc: vscode.TextDocument): LanguageOffNotice | undefined {
 }
 
 /**
- * Whether a document gets an adaptation state and reaches the completion pipeline. A trained language
- * does even while the user has it turned off (its state is ready when it is turned on again, and the
- * pipeline says why it showed nothing); any other language only while fastweights.enable names it, so a
- * Markdown or JSON file costs nothing.
+ * Whether a document gets an adaptation state and reaches the completion pipeline. A language served by
+ * default does even while the user has it turned off (its state is ready when it is turned on again, and
+ * the pipeline says why it showed nothing); any other language only while fastweights.enable names it, so
+ * a file of a language the model does not serve costs nothing.
  */
 function isSupported(doc: vscode.TextDocument): boolean {
   if (!SERVED_SCHEMES.includes(doc.uri.scheme)) return false;
-  return isTrainedLanguage(doc.languageId) || languageSupport(doc.languageId, enableSetting()).on;
+  return isServedByDefault(doc.languageId) || languageSupport(doc.languageId, enableSetting()).on;
 }
 
 export function activate(context: vscode.ExtensionContext): FastWeightsApi {
@@ -258,19 +258,19 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
       completionCount++;
     },
   });
-  // The trained languages in any scheme, as always (notebook cells included), and every language of the
-  // served schemes: which of those are on is the setting's to say, and it changes without a restart. A
+  // The languages served by default in any scheme, as always (notebook cells included), and every language
+  // of the served schemes: which of those are on is the setting's to say, and it changes without a restart. A
   // document that is off costs one settings look-up per request.
   const selector: vscode.DocumentFilter[] = [
-    ...TRAINED_LANGUAGES.map((language) => ({ language })),
+    ...DEFAULT_LANGUAGES.map((language) => ({ language })),
     ...SERVED_SCHEMES.map((scheme) => ({ scheme })),
   ];
   context.subscriptions.push(
     vscode.languages.registerInlineCompletionItemProvider(selector, {
       provideInlineCompletionItems: (doc, position, ctx, token) => {
         if (ctx.triggerKind === vscode.InlineCompletionTriggerKind.Invoke) explainIfOff(doc);
-        // A trained language the user turned off still goes on: the pipeline counts the request and says no.
-        const served = isTrainedLanguage(doc.languageId) || isSupported(doc);
+        // A default language the user turned off still goes on: the pipeline counts the request and says no.
+        const served = isServedByDefault(doc.languageId) || isSupported(doc);
         if (!served || skipped.has(doc.uri.toString())) return undefined;
         return inline.provideInlineCompletionItems(doc, position, ctx, token);
       },
@@ -395,7 +395,7 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
 
   /**
    * A language turned on gets its open documents adapted (and checked by the input guards) at once; one
-   * the model was not trained on that is no longer named drops its states.
+   * not served by default that is no longer named drops its states.
    */
   function enableChanged(): void {
     for (const doc of vscode.workspace.textDocuments) {

@@ -55,7 +55,7 @@ export const DEFAULT_SETTINGS: CompletionSettings = {
 
 /**
  * Whether suggestions are on for a language: its own entry wins over "*", and "*" covers only the
- * languages the model was trained on (languageSupport says why not).
+ * languages served by default (languageSupport says why not).
  */
 export function isEnabledFor(enable: Readonly<Record<string, boolean>>, languageId: string): boolean {
   return languageSupport(languageId, enable).on;
