@@ -23,6 +23,8 @@ export interface Tally {
   origins: Map<number, SuggestionOrigin>;
   /** showFeatures of each suggestion when first shown (fresh generations only). */
   features: Map<number, number[]>;
+  /** Each such suggestion's text when first shown, the line before it and the text that really came next. */
+  texts: Map<number, { shown: string; before: string; next: string }>;
   /** Characters each suggestion showed the first time it was shown. */
   lengths: Map<number, number>;
   accepted: Set<number>;
@@ -45,6 +47,7 @@ export function emptyTally(): Tally {
     confidence: new Map(),
     origins: new Map(),
     features: new Map(),
+    texts: new Map(),
     lengths: new Map(),
     accepted: new Set(),
     unbalanced: new Set(),
@@ -103,7 +106,12 @@ export async function typeRegion(
     tally.shown.add(s.id);
     tally.confidence.set(s.id, s.confidence);
     if (!tally.origins.has(s.id)) tally.origins.set(s.id, s.origin);
-    if (s.features && !tally.features.has(s.id)) tally.features.set(s.id, s.features);
+    if (s.features && !tally.features.has(s.id)) {
+      tally.features.set(s.id, s.features);
+      const line = region.before + target.slice(0, typed);
+      const next = target.slice(typed, typed + Math.max(40, s.text.length));
+      tally.texts.set(s.id, { shown: s.text, before: line.slice(line.lastIndexOf('\n') + 1), next });
+    }
     if (!tally.lengths.has(s.id)) tally.lengths.set(s.id, s.text.length);
     if (leavesUnbalanced(snapshot(typed), s.text, s.replaceEnd)) tally.unbalanced.add(s.id);
     const action = decide(s.text, target.slice(typed));
@@ -166,6 +174,13 @@ export function acceptanceByOrigin(t: Tally): Record<SuggestionOrigin, { shown: 
 /** One line per shown suggestion that has features: what training/acceptance_study.py reads. */
 export function suggestionRecords(t: Tally, mode: string): string[] {
   return [...t.features].map(([id, features]) =>
-    JSON.stringify({ mode, id, features, accepted: t.accepted.has(id), keys_saved: t.saved.get(id) ?? 0 }),
+    JSON.stringify({
+      mode,
+      id,
+      features,
+      accepted: t.accepted.has(id),
+      keys_saved: t.saved.get(id) ?? 0,
+      ...t.texts.get(id),
+    }),
   );
 }
