@@ -7,12 +7,13 @@ import type { CompletionContext } from '../context';
 import { balanceSuggestion } from './balance';
 import { cleanText } from './clean';
 import { matchIndentation } from './indentation';
+import { redefinesName } from './redefinition';
 import { cutInlineLoop, cutRepeatOfFollowing, cutSelfRepetition, isRepetition } from './repetition';
 import { cutAtScopeEnd } from './scope';
 import { FittedSuggestion, fitToSuffix } from './suffix';
 
 export type DropReason =
-  'empty' | 'too-short' | 'repeats-line' | 'repeats-following' | 'only-suffix' | 'unbalanced';
+  'empty' | 'too-short' | 'repeats-line' | 'repeats-following' | 'only-suffix' | 'unbalanced' | 'redefines';
 
 /** Shorter suggestions save nothing: accepting one costs the same key as typing it. */
 const MIN_CHARS = 2;
@@ -28,6 +29,7 @@ export function postprocess(raw: string, ctx: CompletionContext, lines: number):
   text = cutRepeatOfFollowing(text, ctx);
   if (text.trim().length === 0) return { ok: false, reason: 'repeats-following' };
   if (isRepetition(text, ctx.linePrefix)) return { ok: false, reason: 'repeats-line' };
+  if (redefinesName(text, ctx)) return { ok: false, reason: 'redefines' };
   const fitted = fitToSuffix(text, ctx.lineSuffix, ctx.linePrefix);
   if (!fitted) return { ok: false, reason: 'only-suffix' };
   if (text.length < MIN_CHARS) return { ok: false, reason: 'too-short' };
