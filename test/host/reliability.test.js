@@ -426,6 +426,8 @@ describe('reliability in a real extension host', function () {
     });
 
     it('20 files of 800 lines opened one after the other all stay adapted within the default budget', async function () {
+      // 20 builds of about 6,500 tokens each: 90-150 s on a quiet 2-core machine, over 180 s on a busy one.
+      this.timeout(600000);
       // Ordinary TypeScript of the sample workspace, its names made distinct per file and per copy.
       const src = path.join(workspaceRoot(), 'src');
       const base = ['inventory.ts', 'retry.ts']
