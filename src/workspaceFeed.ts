@@ -1,13 +1,14 @@
 /**
  * Feeds the model worker the workspace's source files, so completions also draw on the rest of the
  * repository (the worker's suffix-array index, issue 24). This module only collects text: which files
- * (the workspace folders' source files, `files.exclude` and `search.exclude` honoured, node_modules and
- * files the input guards leave alone skipped, open documents from their editor text), in which order when
+ * (the workspace folders' source files, `files.exclude`, `search.exclude` and .gitignore honoured,
+ * node_modules and files the input guards leave alone skipped, open documents from their editor text), in which order when
  * the token budget binds (nearest to the active file first), and when to send them again (created,
  * changed, deleted or renamed files, after a quiet spell).
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { GitignoreRules } from './gitignoreRules';
 import { skipReason } from './inputGuards';
 
 /** The source files the model reads; other files never enter the index. */
@@ -39,15 +40,18 @@ export class WorkspaceFeed implements vscode.Disposable {
   private waiters: (() => void)[] = [];
 
   constructor(private readonly deps: WorkspaceFeedDeps) {
-    const watcher = vscode.workspace.createFileSystemWatcher(SOURCE_GLOB);
     const changed = (): void => this.schedule(REBUILD_DELAY_MS);
-    this.disposables.push(
-      watcher,
-      watcher.onDidCreate(changed),
-      watcher.onDidChange(changed),
-      watcher.onDidDelete(changed),
-      vscode.workspace.onDidChangeWorkspaceFolders(changed),
-    );
+    // Source files, and the .gitignore files that say which of them count.
+    for (const glob of [SOURCE_GLOB, '**/.gitignore']) {
+      const watcher = vscode.workspace.createFileSystemWatcher(glob);
+      this.disposables.push(
+        watcher,
+        watcher.onDidCreate(changed),
+        watcher.onDidChange(changed),
+        watcher.onDidDelete(changed),
+      );
+    }
+    this.disposables.push(vscode.workspace.onDidChangeWorkspaceFolders(changed));
   }
 
   /** Builds the index soon (`delayMs` after the last call), or drops it when the setting is off. */
@@ -104,7 +108,10 @@ export class WorkspaceFeed implements vscode.Disposable {
   /** The files to index, nearest to the active editor's file first, within the token budget. */
   private async collect(): Promise<{ uri: string; text: string }[]> {
     const exclude = `{${[...ALWAYS_EXCLUDED, ...excludedGlobs()].join(',')}}`;
-    const uris = await vscode.workspace.findFiles(SOURCE_GLOB, exclude, MAX_FILES);
+    const ignored = await gitIgnored(exclude);
+    const uris = (await vscode.workspace.findFiles(SOURCE_GLOB, exclude, MAX_FILES)).filter(
+      (u) => !ignored(u),
+    );
     const active = vscode.window.activeTextEditor?.document.uri.fsPath;
     const open = new Map(vscode.workspace.textDocuments.map((d) => [d.uri.toString(), d] as const));
     uris.sort(
@@ -133,6 +140,41 @@ export class WorkspaceFeed implements vscode.Disposable {
     if (this.timer) clearTimeout(this.timer);
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/**
+ * What the workspace folders' .gitignore files (and .git/info/exclude) leave out: a test on a file's uri.
+ * A file outside every workspace folder is kept.
+ */
+async function gitIgnored(exclude: string): Promise<(uri: vscode.Uri) => boolean> {
+  const byFolder = new Map<string, GitignoreRules>();
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    const found = await vscode.workspace.findFiles(
+      new vscode.RelativePattern(folder, '**/.gitignore'),
+      exclude,
+    );
+    const candidates = [...found, vscode.Uri.joinPath(folder.uri, '.git', 'info', 'exclude')];
+    const files = [];
+    for (const uri of candidates) {
+      try {
+        const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+        const rel = path.posix.dirname(
+          path.relative(folder.uri.fsPath, uri.fsPath).split(path.sep).join('/'),
+        );
+        // .git/info/exclude holds rules for the whole repository, like a top-level .gitignore.
+        files.push({ dir: rel === '.git/info' || rel === '.' ? '' : rel, text });
+      } catch {
+        // no such file, or unreadable: no rules from it
+      }
+    }
+    if (files.length > 0) byFolder.set(folder.uri.toString(), new GitignoreRules(files));
+  }
+  return (uri) => {
+    const folder = vscode.workspace.getWorkspaceFolder(uri);
+    const rules = folder && byFolder.get(folder.uri.toString());
+    if (!rules) return false;
+    return rules.ignores(path.relative(folder.uri.fsPath, uri.fsPath).split(path.sep).join('/'));
+  };
 }
 
 /** The globs `files.exclude` and `search.exclude` turn on (their `true` entries). */
