@@ -118,6 +118,9 @@
       `bits per byte; ${f3(r.wholeFileBitsPerByte)} from the whole file` +
       (r.fileCache
         ? `; ${f3(r.fileCache.bitsPerByte)} with the file's n-gram cache too (${r.fileCache.gainPct.toFixed(1)}% lower than without adaptation)`
+        : '') +
+      (r.repository
+        ? `; ${f3(r.repository.bitsPerByte)} with the repository too (${r.repository.gainPct.toFixed(1)}% lower)`
         : '');
     $('gain').textContent = gainText(r.gainPct);
     $('gain').classList.toggle('negative', r.gainPct < 0);

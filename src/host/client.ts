@@ -223,15 +223,19 @@ export class ModelClient {
     }, token);
   }
 
-  /** Bits per byte of a text: static, adapted, whole file (background priority). */
+  /**
+   * Bits per byte of a text: static, adapted, whole file, and with the workspace index when one is built
+   * (background priority). `uri`: the document the text is, so its own copy in the index is left out.
+   */
   evaluate(
     text: string,
     maxTokens: number,
     token?: Cancellable,
     onProgress?: (done: number, total: number) => void,
+    uri?: string,
   ): Promise<EvaluationResult> {
     return this.request<EvaluationResult>(
-      (id) => ({ type: 'evaluate', id, text, maxTokens }),
+      (id) => ({ type: 'evaluate', id, text, maxTokens, ...(uri ? { uri } : {}) }),
       token,
       onProgress,
     );

@@ -59,7 +59,8 @@ export type ToWorker =
   | { type: 'resetAll' }
   /** Finish the running graph, start nothing more, answer 'closed': then the thread may be terminated. */
   | { type: 'shutdown' }
-  | { type: 'evaluate'; id: number; text: string; maxTokens: number };
+  /** `uri`: the document the text is (its own span in the workspace index is left out of the repository score). */
+  | { type: 'evaluate'; id: number; text: string; maxTokens: number; uri?: string };
 
 export interface CompletionResult extends Completion {
   /** Tokens the document state held when the completion started (0: static model). */

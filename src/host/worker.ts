@@ -173,12 +173,22 @@ async function handle(m: ToWorker): Promise<void> {
       try {
         if (!rt) throw new Error('the model is not loaded');
         const fileTokens = rt.tokenizer.encode(m.text).length;
+        const exclude = m.uri !== undefined ? workspace?.spans.get(m.uri) : undefined;
         const s = await evaluateText(rt, m.text, {
           ngrams: fileCacheParams,
           priority: 'background',
           maxTokens: m.maxTokens,
           isCancelled: () => cancelled.has(m.id),
           onProgress: (done, total) => post({ type: 'progress', id: m.id, done, total }),
+          ...(workspace && workspace.index.tokenCount > 0
+            ? {
+                workspace: {
+                  index: workspace.index,
+                  params: DEFAULT_WORKSPACE_PARAMS,
+                  ...(exclude ? { exclude } : {}),
+                },
+              }
+            : {}),
         });
         const value: EvaluationResult = { ...s, fileTokens };
         post({ type: 'result', id: m.id, value });

@@ -216,10 +216,16 @@ export class GainPanel {
     this.progress = { done: 0, total: 0 };
     this.refresh();
     try {
-      const result = await client.evaluate(text, PANEL_MAX_TOKENS, job.token, (done, total) => {
-        this.progress = { done, total };
-        this.refresh();
-      });
+      const result = await client.evaluate(
+        text,
+        PANEL_MAX_TOKENS,
+        job.token,
+        (done, total) => {
+          this.progress = { done, total };
+          this.refresh();
+        },
+        uri,
+      );
       if (job.token.isCancellationRequested || doc !== this.document) return;
       const blocks = result.perToken
         ? lineBlocks(text, result.perToken)
@@ -275,6 +281,7 @@ export class GainPanel {
       .getConfiguration('fastweights')
       .get<boolean>('adaptation.fileCache', true);
     const wfCache = s.cacheBits?.wholeFile;
+    const withRepository = s.workspaceBits;
     const stats = this.deps.stats();
     const facts = modelFacts(info.modelDir);
     const states = this.statesMemory(client);
@@ -297,6 +304,10 @@ export class GainPanel {
       fileCache:
         live && cacheOn && wfCache !== undefined
           ? { bitsPerByte: bpb(wfCache), gainPct: gainPct(st, bpb(wfCache)) }
+          : null,
+      repository:
+        live && cacheOn && withRepository !== undefined
+          ? { bitsPerByte: bpb(withRepository), gainPct: gainPct(st, bpb(withRepository)) }
           : null,
       evaluated: { adaptedBitsPerByte: ad, wholeFileBitsPerByte: wf, gainPct: gainPct(st, ad) },
       state,

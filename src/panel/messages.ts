@@ -37,6 +37,11 @@ export interface GainView {
    * mix them; null when the cache is off (fastweights.adaptation.fileCache) or the state is empty.
    */
   fileCache: { bitsPerByte: number; gainPct: number } | null;
+  /**
+   * The same plus the workspace index (what followed the same text elsewhere in the repository, the file's
+   * own copy left out), as completions mix it; null when either is off or no index is built.
+   */
+  repository: { bitsPerByte: number; gainPct: number } | null;
   /** The evaluation's adapted figures, whatever the state: what a (re)built state gives this text. */
   evaluated: { adaptedBitsPerByte: number; wholeFileBitsPerByte: number; gainPct: number };
   state: { status: StateStatus; tokens: number; bytes: number };

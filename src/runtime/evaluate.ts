@@ -12,6 +12,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FastWeightsRuntime, log2Prob } from './runtime';
+import type { SuffixIndex } from './suffixIndex';
+import { mixWorkspaceBits, WorkspaceNgramParams, workspaceMatches } from './workspaceNgrams';
 import { FastWeightState } from './fastWeights';
 import { completeLine } from './decoder';
 import { DocumentState } from './documentState';
@@ -35,6 +37,11 @@ export interface FileScore {
   ms: number;
   /** Bits of each mode mixed with the file's causal n-gram cache (options.ngrams). */
   cacheBits?: { static: number; adapted?: number; wholeFile?: number };
+  /**
+   * Bits of the whole-file state (mixed with the file's n-gram cache when options.ngrams is set) mixed
+   * with the workspace index too (options.workspace): what completions get from the repository.
+   */
+  workspaceBits?: number;
   /** Line-completion results (evaluateLines), when computed. */
   lines?: LineResult[];
   /** Per scored token (options.perToken): where the gain panel finds which lines adaptation helps. */
@@ -74,6 +81,11 @@ export interface EvaluateOptions {
    * training/cache_peer.py), with these weight and back-off.
    */
   ngrams?: NgramCacheParams;
+  /**
+   * Also score the whole-file state (with the n-gram cache, when set) mixed with the workspace index, as
+   * decoding mixes it; `exclude`: the file's own span in the index, left out.
+   */
+  workspace?: { index: SuffixIndex; params: WorkspaceNgramParams; exclude?: { from: number; to: number } };
 }
 
 export class EvaluationCancelled extends Error {
@@ -269,8 +281,27 @@ export async function evaluateText(
   if (doAdapted) result.adaptedBits = adaptedBits;
   if (doWhole) result.wholeFileBits = wholeBits;
   if (options.ngrams && per) result.cacheBits = cacheScores(fileIds, per, options.ngrams);
+  if (options.workspace && per?.wholeFileBits) {
+    result.workspaceBits = workspaceScore(fileIds, per.wholeFileBits, options.ngrams, options.workspace);
+  }
   result.ms = performance.now() - t0;
   return result;
+}
+
+/** The whole-file bits (mixed with the causal n-gram cache when `ngrams` is set), mixed with the workspace. */
+function workspaceScore(
+  fileIds: readonly number[],
+  wholeFileBits: Float32Array,
+  ngrams: NgramCacheParams | undefined,
+  workspace: NonNullable<EvaluateOptions['workspace']>,
+): number {
+  let bits: Float32Array = wholeFileBits;
+  if (ngrams) {
+    const { p, weight } = causalCacheProbs(fileIds, ngrams);
+    bits = wholeFileBits.map((b, j) => mixedBits(b, p[j]!, weight[j]!, j === 0));
+  }
+  const { index, params, exclude } = workspace;
+  return mixWorkspaceBits(bits, workspaceMatches(index, fileIds, params.maxLength, exclude), params);
 }
 
 /** The per-token bits of each mode, mixed with the causal n-gram cache, summed. */

@@ -68,6 +68,8 @@ describe('Adaptation gain panel', function () {
     api = await extension.activate();
     await api.runtimeReady;
     assert.strictEqual(api.status, 'ready', `runtime: ${api.error}`);
+    // The workspace index built before the panel evaluates, so its repository figure is there to check.
+    await vscode.commands.executeCommand('fastweights.resetWorkspaceAdaptation');
   });
 
   after(async function () {
@@ -102,8 +104,12 @@ describe('Adaptation gain panel', function () {
         `(${r.gainPct.toFixed(2)}%), whole file ${r.wholeFileBitsPerByte.toFixed(4)}, ${r.tokens} tokens, ` +
         `state ${r.state.tokens} tokens, ${r.blocks.length} blocks of ${r.linesPerBlock} lines; ` +
         `eval: ${cli.static.bits_per_byte.toFixed(4)}, ${cli.adapted.bits_per_byte.toFixed(4)} ` +
-        `(${cli.gain.bits_per_byte_pct.toFixed(2)}%), ${cli.adapted_whole_file.bits_per_byte.toFixed(4)}`,
+        `(${cli.gain.bits_per_byte_pct.toFixed(2)}%), ${cli.adapted_whole_file.bits_per_byte.toFixed(4)}` +
+        (r.repository ? `; with the repository ${r.repository.bitsPerByte.toFixed(4)}` : ''),
     );
+    // The sample workspace's other files are indexed: the panel scores the file with them too.
+    assert.ok(r.repository, 'the repository figure is there');
+    assert.ok(r.repository.bitsPerByte > 0 && Number.isFinite(r.repository.bitsPerByte));
     // The blocks of the chart cover the scored text.
     assert.ok(r.blocks.length > 1, 'the chart has blocks');
     assert.strictEqual(

@@ -1,7 +1,9 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { evaluateText, TokenScores } from '../../src/runtime';
+import { DEFAULT_NGRAM_PARAMS, evaluateText, TokenScores } from '../../src/runtime';
+import { SuffixIndex } from '../../src/runtime/suffixIndex';
+import { DEFAULT_WORKSPACE_PARAMS } from '../../src/runtime/workspaceNgrams';
 import { lineBlocks, lineEndBytes, pickBlockSize } from '../../src/panel/blocks';
 import { parsePageMessage } from '../../src/panel/messages';
 import { panelHtml } from '../../src/panel/html';
@@ -99,6 +101,35 @@ describe('gain panel: per-token scores from the evaluator', () => {
     const rt = await runtime();
     const s = await evaluateText(rt, 'const x = 1;\n', { perToken: false });
     assert.equal(s.perToken, undefined);
+  });
+
+  it('score the repository: another file of the index helps, its own copy left out', async () => {
+    const rt = await runtime();
+    const defining =
+      'export function settleQuarterlyVendorInvoices(invoices: Invoice[], quarter: number) {\n' +
+      '  return invoices.filter((invoice) => invoice.quarter === quarter && !invoice.settled);\n}\n';
+    const calling =
+      'export function closeQuarter(invoices: Invoice[], quarter: number) {\n' +
+      '  const open = settleQuarterlyVendorInvoices(invoices, quarter);\n  return open.length;\n}\n';
+    const index = SuffixIndex.build([defining, calling].map((t) => rt.tokenizer.encode(t)));
+    const params = DEFAULT_WORKSPACE_PARAMS;
+    const own = index.documentSpan(1);
+    const s = await evaluateText(rt, calling, {
+      ngrams: DEFAULT_NGRAM_PARAMS,
+      workspace: { index, params, exclude: own },
+    });
+    assert.ok(s.workspaceBits! < s.cacheBits!.wholeFile!, `${s.workspaceBits} < ${s.cacheBits!.wholeFile}`);
+    // With its own copy in the index the file would predict itself: far fewer bits, which is why it is left out.
+    const leaked = await evaluateText(rt, calling, {
+      ngrams: DEFAULT_NGRAM_PARAMS,
+      workspace: { index, params },
+    });
+    assert.ok(
+      leaked.workspaceBits! < 0.5 * s.workspaceBits!,
+      `${leaked.workspaceBits} vs ${s.workspaceBits}`,
+    );
+    const none = await evaluateText(rt, calling, { ngrams: DEFAULT_NGRAM_PARAMS });
+    assert.equal(none.workspaceBits, undefined);
   });
 });
 
