@@ -62,7 +62,8 @@ function workspaceOf(dir: string, file: string, uri: string): { uri: string; tex
   if (values['workspace-per-package'] && !inside.startsWith('..') && inside.includes(path.sep)) {
     root = path.join(dir, inside.split(path.sep)[0]!);
   }
-  return listFiles([root]).map((f) => ({
+  // The files of the languages typed (--languages), as the index would hold a repository of them.
+  return listFiles([root], languages).map((f) => ({
     uri: path.resolve(f) === path.resolve(file) ? uri : `file://${path.resolve(f)}`,
     text: fs.readFileSync(f, 'utf8'),
   }));
