@@ -18,7 +18,7 @@ import { linesAllowed, shouldSuggest } from './policy';
 import { cleanText } from './postprocess/clean';
 import { DropReason, postprocess } from './postprocess';
 import { CompletionSettings } from './settings';
-import { showFeatures } from './showFeatures';
+import type { GenerationSignals } from './showFeatures';
 import { ShownSuggestion, ShownSuggestions } from './show';
 import type { CompletionStats } from './stats';
 import { decideTrigger, TriggerKind } from './trigger';
@@ -60,8 +60,8 @@ interface Generation {
   id: number;
   confidence: number;
   origin: SuggestionOrigin;
-  /** showFeatures of a fresh generation of a real model (the replay records them). */
-  features?: number[];
+  /** What the decoder said about a fresh generation of a real model (the replay records it). */
+  signals?: GenerationSignals;
 }
 
 interface InFlight {
@@ -225,7 +225,7 @@ export class CompletionPipeline {
           id: this.cache.store(ctx.uri, ctx.prefix, text, g.confidence, g.origin),
           confidence: g.confidence,
           origin: g.origin,
-          ...(g.signals && text ? { features: showFeatures(g.signals, ctx, text) } : {}),
+          ...(g.signals && text ? { signals: g.signals } : {}),
         };
       } finally {
         link.dispose();
@@ -239,7 +239,7 @@ export class CompletionPipeline {
   }
 
   private present(
-    { text, id, confidence, origin, features }: Generation,
+    { text, id, confidence, origin, signals }: Generation,
     ctx: CompletionContext,
     lines: number,
     fromCache: boolean,
@@ -257,7 +257,7 @@ export class CompletionPipeline {
       latencyMs,
       confidence,
       origin,
-      ...(features ? { features } : {}),
+      ...(signals ? { signals } : {}),
     };
     this.shownSuggestions.shown(suggestion);
     this.counters.shown++;

@@ -4,6 +4,7 @@
  * generation: its continuations while the user types through it count as the same one.
  */
 import type { SuggestionOrigin } from './generate';
+import type { GenerationSignals } from './showFeatures';
 import type { CompletionStats } from './stats';
 
 export interface ShownSuggestion {
@@ -22,8 +23,8 @@ export interface ShownSuggestion {
   confidence: number;
   /** Whose text it is (the model's, or copied by the file cache or workspace index). */
   origin: SuggestionOrigin;
-  /** Its showFeatures (showFeatures.ts), when it comes fresh from a real model's generation. */
-  features?: number[];
+  /** What the decoder said about it, when it comes fresh from a real model's generation. */
+  signals?: GenerationSignals;
 }
 
 /** Remembers what was shown (for the accept command) and feeds the stats once per suggestion. */

@@ -3,8 +3,9 @@
  * counts keys, suggestions, accepts and latency. The pipeline is the extension's own (src/completion).
  */
 import { NEVER_CANCELLED } from '../completion/cancellation';
-import type { DocumentSnapshot } from '../completion/context';
+import { buildContext, DocumentSnapshot } from '../completion/context';
 import type { SuggestionOrigin } from '../completion/generate';
+import { showFeatures } from '../completion/showFeatures';
 import type { CompletionPipeline } from '../completion/pipeline';
 import { leavesUnbalanced } from '../completion/postprocess/balance';
 import type { Region } from './regions';
@@ -106,8 +107,9 @@ export async function typeRegion(
     tally.shown.add(s.id);
     tally.confidence.set(s.id, s.confidence);
     if (!tally.origins.has(s.id)) tally.origins.set(s.id, s.origin);
-    if (s.features && !tally.features.has(s.id)) {
-      tally.features.set(s.id, s.features);
+    if (s.signals && !tally.features.has(s.id)) {
+      // Computed here, not in the pipeline: only the replay's study reads them.
+      tally.features.set(s.id, showFeatures(s.signals, buildContext(snapshot(typed)), s.text));
       const line = region.before + target.slice(0, typed);
       const next = target.slice(typed, typed + Math.max(40, s.text.length));
       tally.texts.set(s.id, { shown: s.text, before: line.slice(line.lastIndexOf('\n') + 1), next });
