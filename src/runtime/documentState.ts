@@ -76,11 +76,12 @@ const WARMUP_TOKENS = 255;
  * Chunks on each side of the cursor chunk whose start keeps a key/value snapshot: the WARMUP_TOKENS positions
  * before it as the body computed them. A recomputed chunk that finds its snapshot (same tokens before it)
  * starts from it instead of a warm-up pass (body work for an edit: one chunk instead of chunk + 255 tokens),
- * and it sees the context a build from scratch gives it. 3.1 MB each, only for documents in use, so only next
- * to the cursor chunk (three of them were 9 MB more for an 800-line file, issue 25); a few chunks away the
- * int8 snapshots below serve.
+ * and it sees the context a build from scratch gives it. 3.1 MB each, so only the cursor chunk's (issue 25:
+ * with its two neighbours' too, an 800-line file held 6.3 MB more; on the valid split, typing bursts then
+ * left the state 0.040% bits per token off one built from scratch, 0.046% now, bench:keycontext); its
+ * neighbours and the chunks a few screens away have the int8 snapshots below.
  */
-const SNAPSHOT_CHUNKS = 1;
+const SNAPSHOT_CHUNKS = 0;
 /**
  * Chunks on each side of the cursor chunk whose start keeps a snapshot as int8 rows (compactKv.ts, 0.8 MB):
  * beyond SNAPSHOT_CHUNKS, so that an edit a few screens away skips the warm-up too. Measured on the unit-test
@@ -91,9 +92,10 @@ const COMPACT_SNAPSHOT_CHUNKS = 12;
 /**
  * Chunks on each side of the cursor chunk that also keep their trace (the chunk's hidden rows and its own
  * key/value rows, about 1.5 MB for 115 positions; the rows before it are its snapshot's): an edit in them
- * re-runs the body from the edited token, not the chunk start.
+ * re-runs the body from the edited token, not the chunk start. The cursor chunk only: typing goes there,
+ * and a cursor that rests in another chunk readies that one (prepareEdit).
  */
-const TRACE_CHUNKS = 1;
+const TRACE_CHUNKS = 0;
 /** Chunks computed in one streamed body pass at most (so that runs can be ordered by distance). */
 const MAX_RUN_CHUNKS = 8;
 /** Tokens fed to the body per scheduler unit. */
@@ -137,12 +139,6 @@ interface ChunkGroup {
   fromStart: CompactState[];
   tokens: number;
 }
-/**
- * Groups this close to the cursor chunk (token positions to their nearest chunk: weights above 0.06) keep two
- * int8 parts per sum.
- */
-const TWO_PART_TOKENS = 1024;
-
 /**
  * A folded state: the chunks of the near block (the cursor chunk and FOLD_NEAR_CHUNKS on each side) keep
  * their contributions; the others are summed, decay-weighted as seen from the block's edges. Exact for a
@@ -1225,12 +1221,7 @@ export class DocumentState {
       let run: number[] = [];
       const close = (): void => {
         if (run.length >= 2) {
-          const [a, b] = [layout[run[0]!]!, layout[cursorChunk]!];
-          const near = Math.max(a.first - b.last, b.first - a.last) <= TWO_PART_TOKENS;
-          this.group(
-            run.sort((x, y) => x - y),
-            near,
-          );
+          this.group(run.sort((x, y) => x - y));
           made = true;
         }
         run = [];
@@ -1261,11 +1252,11 @@ export class DocumentState {
   }
 
   /**
-   * Sums the chunks at layout indices `run` (consecutive, ascending) into one group; `twoPart`: each sum as
-   * int8 rows plus the int8 rows of their rounding error (about 16-bit precision; one int8 rounding of a
-   * group next to the near chunks was 0.55% of the state's norm off at the cursor on the unit fixtures).
+   * Sums the chunks at layout indices `run` (consecutive, ascending) into one group, each sum rounded to int8
+   * rows once. (Two int8 parts, the second the rounding error of the first, were kept for groups within
+   * 1,024 tokens of the cursor: twice the bytes for +0.003% bits per token on the valid split, bench:groups.)
    */
-  private group(run: number[], twoPart: boolean): void {
+  private group(run: number[]): void {
     const lam = this.rt.config.fwl.decay;
     const chunks = run.map((j) => this.layout[j]!);
     const first = chunks[0]!.first;
@@ -1274,7 +1265,7 @@ export class DocumentState {
     const sum = (terms: { state: CompactState; w: number }[]): CompactState[] => {
       const state = this.rt.newState();
       CompactState.accumulate(state, terms);
-      return CompactState.parts(state, twoPart);
+      return CompactState.parts(state, false);
     };
     const g: ChunkGroup = {
       keys: chunks.map((x) => x.key),

