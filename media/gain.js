@@ -32,6 +32,13 @@
   const int = (x) => Math.round(x).toLocaleString('en-US');
   /** Gain in %, positive when adaptation helps; a real minus sign for a loss. @param {number} pct */
   const gainText = (pct) => `${pct < 0 ? '\u2212' : ''}${Math.abs(pct).toFixed(1)}%`;
+  /** The files that feed the repository state, named (the first few) after the figure. */
+  const repositoryFiles = (files) => {
+    if (!files || files.length === 0) return '';
+    const shown = files.slice(0, 5).join(', ');
+    const more = files.length > 5 ? ` and ${files.length - 5} more` : '';
+    return `, its state from ${files.length === 1 ? '1 file' : `${files.length} files`}: ${shown}${more}`;
+  };
   /** @param {number} bytes */
   function size(bytes) {
     if (bytes >= 1048576) return `${(bytes / 1048576).toFixed(1)} MB`;
@@ -120,7 +127,8 @@
         ? `; ${f3(r.fileCache.bitsPerByte)} with the file's n-gram cache too (${r.fileCache.gainPct.toFixed(1)}% lower than without adaptation)`
         : '') +
       (r.repository
-        ? `; ${f3(r.repository.bitsPerByte)} with the repository too (${r.repository.gainPct.toFixed(1)}% lower)`
+        ? `; ${f3(r.repository.bitsPerByte)} with the repository too (${r.repository.gainPct.toFixed(1)}% lower)` +
+          repositoryFiles(r.repository.files)
         : '');
     $('gain').textContent = gainText(r.gainPct);
     $('gain').classList.toggle('negative', r.gainPct < 0);

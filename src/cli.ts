@@ -2,6 +2,7 @@
  * fastweights: the command line on the same runtime as the extension.
  *   fastweights complete FILE --line N --column N [--no-adapt] [--json]
  *   fastweights eval PATH... [--json] [--per-file] [--max-tokens N] [--min-tokens N] [--lines N] [--seed N]
+ *                            [--workspace DIR [--repository-weight W] [--repository-tokens N]]
  * Common: --model DIR, --provider auto|cuda|cpu, --threads N, --verbose.
  */
 import * as fs from 'node:fs';
@@ -13,6 +14,7 @@ import {
   defaultModelDir,
   DEFAULT_NGRAM_PARAMS,
   DocumentState,
+  EvalWorkspace,
   evaluateLines,
   evaluateText,
   FastWeightsRuntime,
@@ -31,6 +33,10 @@ const USAGE = `Usage:
       each also mixed with the file's n-gram cache (the extension's weight and back-off);
       and line completion (exact match, edit similarity) on N seeded target lines per file
       (--lines, default 1; 0 skips it). --min-tokens skips shorter files.
+      --workspace DIR adds adapted_workspace (file state + repository state + file cache + the index of
+      DIR's code files) and fwl_workspace (file + repository state only): each scored file is left out of
+      the index and of its repository state, made from its most related other files of DIR within
+      --repository-tokens (default: the model folder's, else 16384), weighted by --repository-weight.
 Options:
   --model DIR          model folder (default: the bundled models/fw-code-small)
   --provider P         auto | cuda | cpu (default auto: CUDA if it starts, else CPU)
@@ -124,6 +130,9 @@ async function main(argv: string[]): Promise<number> {
       'min-tokens': { type: 'string' },
       lines: { type: 'string' },
       seed: { type: 'string' },
+      workspace: { type: 'string' },
+      'repository-weight': { type: 'string' },
+      'repository-tokens': { type: 'string' },
       model: { type: 'string' },
       provider: { type: 'string', default: 'auto' },
       threads: { type: 'string' },
@@ -169,6 +178,14 @@ async function main(argv: string[]): Promise<number> {
     if (!fs.existsSync(p)) throw new InputError(`${p}: no such file or folder`);
     if (fs.statSync(p).isFile()) readTextFile(p);
   }
+  const workspaceDir = values.workspace;
+  if (workspaceDir !== undefined && !fs.statSync(workspaceDir, { throwIfNoEntry: false })?.isDirectory())
+    throw new InputError(`${workspaceDir}: not a folder (--workspace)`);
+  const repositoryWeight =
+    values['repository-weight'] === undefined ? undefined : Number(values['repository-weight']);
+  if (repositoryWeight !== undefined && !(repositoryWeight >= 0))
+    throw new UsageError('--repository-weight must be a number >= 0');
+  const repositoryTokens = intOption(values['repository-tokens'], 'repository-tokens');
 
   const rtOptions: {
     modelDir: string;
@@ -235,6 +252,26 @@ async function main(argv: string[]): Promise<number> {
 
     const files = collectCodeFiles(rest);
     if (files.length === 0) throw new UsageError('no code files found (.ts .tsx .js .jsx .mjs .cjs .py)');
+    let workspace: EvalWorkspace | undefined;
+    if (workspaceDir !== undefined) {
+      const texts = new Map<string, string>();
+      for (const f of collectCodeFiles([workspaceDir])) {
+        try {
+          texts.set(path.resolve(f), readTextFile(f));
+        } catch (e) {
+          if (!(e instanceof InputError)) throw e;
+          log(`workspace: skipped ${e.message}`);
+        }
+      }
+      workspace = EvalWorkspace.build(rt, path.resolve(workspaceDir), texts, {
+        ...(repositoryWeight !== undefined ? { weight: repositoryWeight } : {}),
+        ...(repositoryTokens !== undefined ? { maxTokens: repositoryTokens } : {}),
+      });
+      log(
+        `workspace ${workspaceDir}: ${workspace.fileCount} files, ${workspace.index.tokenCount} tokens indexed; ` +
+          `repository weight ${workspace.config.weight}, ${workspace.config.maxTokens} tokens`,
+      );
+    }
     const scores: FileScore[] = [];
     for (const file of files) {
       let text: string;
@@ -253,9 +290,21 @@ async function main(argv: string[]): Promise<number> {
         ngrams: DEFAULT_NGRAM_PARAMS,
       };
       if (maxTokens !== undefined) evalOptions.maxTokens = maxTokens;
+      const ws = workspace && (await workspace.forFile(path.resolve(file)));
+      if (ws) {
+        const { index, params, exclude, repository } = ws;
+        evalOptions.workspace = { index, params, ...(exclude ? { exclude } : {}) };
+        evalOptions.repository = repository;
+        log(`${file}: repository state from ${repository.files} files, ${repository.tokens} tokens`);
+      }
       const s = await evaluateText(rt, text, evalOptions);
       s.file = file;
-      if (linesPerFile > 0) s.lines = await evaluateLines(rt, text, { perFile: linesPerFile, seed });
+      if (linesPerFile > 0)
+        s.lines = await evaluateLines(rt, text, {
+          perFile: linesPerFile,
+          seed,
+          ...(ws ? { workspace: ws } : {}),
+        });
       scores.push(s);
       log(
         `${file}: ${s.tokens} tokens, static ${(s.staticBits / Math.max(1, s.bytes)).toFixed(4)} ` +
@@ -284,6 +333,8 @@ async function main(argv: string[]): Promise<number> {
         ['static + file cache', summary.ngram_cache],
         ['causal + file cache', summary.adapted_ngram_cache],
         ['whole file + cache', summary.adapted_whole_file_ngram_cache],
+        ['file + repository', summary.fwl_workspace],
+        ['workspace (all)', summary.adapted_workspace],
       ] as const) {
         const b = m?.bits_per_byte;
         if (b !== undefined)
@@ -297,6 +348,12 @@ async function main(argv: string[]): Promise<number> {
           ['adapted (causal)', summary.adapted],
           ['adapted (whole file)', summary.adapted_whole_file],
           ['whole file + cache', summary.adapted_whole_file_ngram_cache ?? {}],
+          ...(summary.adapted_workspace
+            ? ([
+                ['file + repository', summary.fwl_workspace ?? {}],
+                ['workspace (all)', summary.adapted_workspace],
+              ] as const)
+            : []),
         ] as const) {
           console.log(`  ${name.padEnd(21)}${pct(m.line_exact_match)}% / ${pct(m.line_edit_similarity)}`);
         }

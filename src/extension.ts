@@ -415,7 +415,9 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
   const workspaceFeed = new WorkspaceFeed({
     send: (files) => {
       const c = client;
-      return c ? c.setWorkspace(files) : Promise.reject(new Error('the model is not loaded'));
+      // (The workspace folders: a file's repository context reads its imports relative to its folder.)
+      const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString());
+      return c ? c.setWorkspace(files, roots) : Promise.reject(new Error('the model is not loaded'));
     },
     enabled: () =>
       vscode.workspace.getConfiguration('fastweights').get<boolean>('adaptation.workspace', true),

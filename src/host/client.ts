@@ -330,6 +330,7 @@ export class ModelClient {
    */
   setWorkspace(
     files: { uri: string; text: string }[],
+    roots: string[] = [],
   ): Promise<{ files: number; tokens: number; bytes: number; ms: number }> {
     return new Promise((resolve, reject) => {
       if (this.disposed) {
@@ -338,7 +339,7 @@ export class ModelClient {
       }
       // Resolved by the next index built: the newest list's, unless an earlier build was already finishing.
       this.workspaceWaiters.push({ resolve, reject });
-      this.post({ type: 'setWorkspace', files });
+      this.post({ type: 'setWorkspace', files, roots });
     });
   }
 

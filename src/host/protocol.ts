@@ -49,7 +49,7 @@ export type ToWorker =
    * The workspace's files to index (replacing any earlier index); completions with the file cache then
    * also mix in the index's continuations. An empty list drops the index.
    */
-  | { type: 'setWorkspace'; files: { uri: string; text: string }[] }
+  | { type: 'setWorkspace'; files: { uri: string; text: string }[]; roots?: string[] }
   | { type: 'cancel'; id: number }
   | { type: 'docUpdate'; uri: string; version: number; text: string; seq: number; cursorOffset?: number }
   | { type: 'docClosed'; uri: string }
@@ -70,6 +70,8 @@ export interface CompletionResult extends Completion {
 export interface EvaluationResult extends FileScore {
   /** Tokens of the whole text before any truncation to maxTokens. */
   fileTokens: number;
+  /** The files (uris) whose repository state was added (repositoryBits), most related first. */
+  repositoryFiles?: string[];
 }
 
 export type FromWorker =

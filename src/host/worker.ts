@@ -11,8 +11,10 @@ import {
   FastWeightsRuntime,
   NgramCacheParams,
   PromptCaches,
+  RepositoryContext,
   RuntimeOptions,
 } from '../runtime';
+import type { FastWeightState } from '../runtime';
 import { DocumentStates } from '../adaptation/documentStates';
 import { SuffixIndex } from '../runtime/suffixIndex';
 import { DEFAULT_WORKSPACE_PARAMS } from '../runtime/workspaceNgrams';
@@ -55,6 +57,35 @@ const states = new DocumentStates({
 });
 
 let fileCacheParams: NgramCacheParams = DEFAULT_NGRAM_PARAMS;
+
+/** The repository state of the documents in use (per runtime; empty until a workspace is sent). */
+let repository: RepositoryContext | undefined;
+/** The last state with the repository's added (one document's): a request at the same place reuses it. */
+const withRepository = new Map<
+  string,
+  { own: FastWeightState; repo: FastWeightState; sum: FastWeightState }
+>();
+
+/** The document's own state at the cursor plus its repository state when that is ready. */
+function addRepository(uri: string, own: FastWeightState): FastWeightState {
+  const repo = repository?.stateFor(uri)?.state;
+  if (!repo) return own;
+  const last = withRepository.get(uri);
+  if (last && last.own === own && last.repo === repo) return last.sum;
+  const sum = own.clone().addScaled(repo, 1); // (own is cached by its document state: not changed here)
+  withRepository.clear(); // (the document in use only: 2 MB each)
+  withRepository.set(uri, { own, repo, sum });
+  return sum;
+}
+
+/** Starts the repository state of a document in the background (once per list of workspace files). */
+function prepareRepository(uri: string): void {
+  repository
+    ?.prepare(uri)
+    .catch((e: unknown) =>
+      log('warn', `repository state failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
+}
 
 /** The workspace's index and where each file lies in it (to leave the file being completed out). */
 let workspace: { index: SuffixIndex; spans: Map<string, { from: number; to: number }> } | undefined;
@@ -125,6 +156,8 @@ async function handle(m: ToWorker): Promise<void> {
         });
         const old = runtime;
         runtime = rt;
+        repository = new RepositoryContext(rt);
+        withRepository.clear();
         promptCaches.clear();
         states.setRuntime(rt);
         if (old) await old.dispose();
@@ -146,6 +179,12 @@ async function handle(m: ToWorker): Promise<void> {
           promptCache: promptCaches.for(m.uri),
         };
         if (st) options.state = st.state;
+        if (st && m.workspace !== false) {
+          // The repository state joins the file's own once it is computed (in the background, from now).
+          prepareRepository(m.uri);
+          const own = st.state;
+          options.state = () => addRepository(m.uri, own());
+        }
         if (st && m.fileCache !== false) options.ngrams = { cache: st.ngrams, params: fileCacheParams };
         if (st && m.fileCache !== false && m.workspace !== false && workspace) {
           const exclude = workspace.spans.get(m.uri);
@@ -174,6 +213,7 @@ async function handle(m: ToWorker): Promise<void> {
         if (!rt) throw new Error('the model is not loaded');
         const fileTokens = rt.tokenizer.encode(m.text).length;
         const exclude = m.uri !== undefined ? workspace?.spans.get(m.uri) : undefined;
+        const repo = m.uri !== undefined ? repository?.stateFor(m.uri) : undefined;
         const s = await evaluateText(rt, m.text, {
           ngrams: fileCacheParams,
           priority: 'background',
@@ -189,8 +229,14 @@ async function handle(m: ToWorker): Promise<void> {
                 },
               }
             : {}),
+          // (Already weighted: see RepositoryContext.stateFor.)
+          ...(repo ? { repository: { state: repo.state, weight: 1 } } : {}),
         });
-        const value: EvaluationResult = { ...s, fileTokens };
+        const value: EvaluationResult = {
+          ...s,
+          fileTokens,
+          ...(repo ? { repositoryFiles: repo.files } : {}),
+        };
         post({ type: 'result', id: m.id, value });
       } catch (e) {
         post({
@@ -205,6 +251,8 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     }
     case 'setWorkspace':
+      repository?.setFiles(m.files, m.roots ?? []);
+      withRepository.clear();
       await buildWorkspace(m.files);
       return;
     case 'setFileCacheParams':
@@ -231,6 +279,7 @@ async function handle(m: ToWorker): Promise<void> {
       cursors.set(m.uri, m.offset);
       states.cursorMoved(m.uri, m.offset);
       warmPrompt(m.uri, m.offset);
+      prepareRepository(m.uri);
       return;
     case 'docClosed':
       states.closed(m.uri);
@@ -238,6 +287,7 @@ async function handle(m: ToWorker): Promise<void> {
       texts.delete(m.uri);
       seqs.delete(m.uri);
       cursors.delete(m.uri);
+      withRepository.delete(m.uri);
       return;
     case 'reset':
       states.reset(m.uri);

@@ -307,7 +307,13 @@ export class GainPanel {
           : null,
       repository:
         live && cacheOn && withRepository !== undefined
-          ? { bitsPerByte: bpb(withRepository), gainPct: gainPct(st, bpb(withRepository)) }
+          ? {
+              bitsPerByte: bpb(withRepository),
+              gainPct: gainPct(st, bpb(withRepository)),
+              files: (s.repositoryFiles ?? []).map((u) =>
+                vscode.workspace.asRelativePath(vscode.Uri.parse(u)),
+              ),
+            }
           : null,
       evaluated: { adaptedBitsPerByte: ad, wholeFileBitsPerByte: wf, gainPct: gainPct(st, ad) },
       state,

@@ -41,7 +41,12 @@ export interface GainView {
    * The same plus the workspace index (what followed the same text elsewhere in the repository, the file's
    * own copy left out), as completions mix it; null when either is off or no index is built.
    */
-  repository: { bitsPerByte: number; gainPct: number } | null;
+  repository: {
+    bitsPerByte: number;
+    gainPct: number;
+    /** The files whose repository state is added to this file's (workspace-relative), most related first. */
+    files?: string[];
+  } | null;
   /** The evaluation's adapted figures, whatever the state: what a (re)built state gives this text. */
   evaluated: { adaptedBitsPerByte: number; wholeFileBitsPerByte: number; gainPct: number };
   state: { status: StateStatus; tokens: number; bytes: number };

@@ -42,6 +42,11 @@ export interface FileScore {
    * with the workspace index too (options.workspace): what completions get from the repository.
    */
   workspaceBits?: number;
+  /**
+   * Bits of the whole-file state plus the repository state (options.repository), without n-gram caches;
+   * workspaceBits then uses this state too.
+   */
+  repositoryBits?: number;
   /** Line-completion results (evaluateLines), when computed. */
   lines?: LineResult[];
   /** Per scored token (options.perToken): where the gain panel finds which lines adaptation helps. */
@@ -86,6 +91,11 @@ export interface EvaluateOptions {
    * decoding mixes it; `exclude`: the file's own span in the index, left out.
    */
   workspace?: { index: SuffixIndex; params: WorkspaceNgramParams; exclude?: { from: number; to: number } };
+  /**
+   * Also score the whole-file state plus `weight` times the repository's state (repositoryState.ts), made
+   * from other files than this one (repositoryBits).
+   */
+  repository?: { state: FastWeightState; weight: number };
 }
 
 export class EvaluationCancelled extends Error {
@@ -191,6 +201,8 @@ export async function evaluateText(
     }
   }
 
+  const repo = options.repository;
+  const repoBits = doWhole && repo ? new Float32Array(n) : undefined;
   const L = rt.newState();
   let adaptedBits = 0;
   let wholeBits = 0;
@@ -234,6 +246,16 @@ export async function evaluateText(
         } else {
           wholeBits += causalBits; // no chunk two on: the whole-file state is the causal one
         }
+        if (repoBits) {
+          // The same state plus the repository's, with a constant weight.
+          const states = f ? [L, f, repo!.state] : [L, repo!.state];
+          const coef = new Float32Array(states.length * len);
+          coef.set(past, 0);
+          if (f) for (let i = 0; i < len; i++) coef[len + i] = Math.pow(lam, starts[j + 2]! - (a + i));
+          coef.fill(repo!.weight, (states.length - 1) * len);
+          const logits = await unit(() => rt.fastChunk(h, targets, ones, states, coef));
+          for (let i = 0; i < len; i++) repoBits[a + i] = -log2Prob(logits, i, V, targets[i]!);
+        }
       }
       if (j + 1 < starts.length) {
         const w = new Float32Array(len);
@@ -263,6 +285,11 @@ export async function evaluateText(
           } else {
             lw = doAdapted ? la : await rt.head(h, 1, L);
           }
+          if (repoBits) {
+            if (f) W.addScaled(repo!.state, repo!.weight);
+            else W.sumScaled(L, 1, repo!.state, repo!.weight);
+            repoBits[t] = -log2Prob(await rt.head(h, 1, W), 0, V, target);
+          }
         }
         const ct = needC ? await rt.contribution(h, [target], ONE) : undefined;
         return [la, lw, ct] as const;
@@ -281,8 +308,10 @@ export async function evaluateText(
   if (doAdapted) result.adaptedBits = adaptedBits;
   if (doWhole) result.wholeFileBits = wholeBits;
   if (options.ngrams && per) result.cacheBits = cacheScores(fileIds, per, options.ngrams);
+  if (repoBits) result.repositoryBits = repoBits.reduce((a, b) => a + b, 0);
   if (options.workspace && per?.wholeFileBits) {
-    result.workspaceBits = workspaceScore(fileIds, per.wholeFileBits, options.ngrams, options.workspace);
+    const bits = repoBits ?? per.wholeFileBits;
+    result.workspaceBits = workspaceScore(fileIds, bits, options.ngrams, options.workspace);
   }
   result.ms = performance.now() - t0;
   return result;
@@ -352,6 +381,12 @@ export interface EvaluationSummary {
   ngram_cache?: Partial<ModeSummary>;
   adapted_ngram_cache?: Partial<ModeSummary>;
   adapted_whole_file_ngram_cache?: Partial<ModeSummary>;
+  /**
+   * With a workspace (fastweights eval --workspace): the whole-file state plus the repository state, with
+   * the file cache and the workspace index (adapted_workspace) and without them (fwl_workspace).
+   */
+  adapted_workspace?: Partial<ModeSummary>;
+  fwl_workspace?: Partial<ModeSummary>;
   gain: { bits_per_byte_pct: number; whole_file_bits_per_byte_pct: number };
   /** Line completion: number of targets and how they were drawn (when lines were evaluated). */
   lines?: { targets: number; per_file: number; seed: number };
@@ -407,6 +442,12 @@ export function summarise(rt: FastWeightsRuntime, scores: FileScore[], perFile =
     if (scores.every((s) => s.cacheBits!.wholeFile !== undefined))
       summary.adapted_whole_file_ngram_cache = { bits_per_byte: total((c) => c.wholeFile) };
   }
+  if (scores.length > 0 && scores.every((s) => s.workspaceBits !== undefined)) {
+    summary.adapted_workspace = { bits_per_byte: bpb(scores.reduce((a, s) => a + s.workspaceBits!, 0)) };
+  }
+  if (scores.length > 0 && scores.every((s) => s.repositoryBits !== undefined)) {
+    summary.fwl_workspace = { bits_per_byte: bpb(scores.reduce((a, s) => a + s.repositoryBits!, 0)) };
+  }
   const lines = scores.flatMap((s) => s.lines ?? []);
   if (scores.some((s) => s.lines !== undefined)) {
     const modes: Partial<Record<LineMode, Omit<ModeSummary, 'bits_per_byte'>>> = {
@@ -416,6 +457,10 @@ export function summarise(rt: FastWeightsRuntime, scores: FileScore[], perFile =
     };
     if (lines.some((l) => l.adapted_whole_file_ngram_cache !== undefined)) {
       modes.adapted_whole_file_ngram_cache = summary.adapted_whole_file_ngram_cache ??= {};
+    }
+    if (lines.some((l) => l.adapted_workspace !== undefined)) {
+      modes.adapted_workspace = summary.adapted_workspace ??= {};
+      modes.fwl_workspace = summary.fwl_workspace ??= {};
     }
     for (const [mode, target] of Object.entries(modes) as [LineMode, Omit<ModeSummary, 'bits_per_byte'>][]) {
       const rows = lines.filter((l) => l[mode] !== undefined);
@@ -486,7 +531,13 @@ export function collectCodeFiles(paths: readonly string[]): string[] {
 // DocumentState built on the document with the rest of the target line removed (what the editor holds before the
 // line is typed), queried at the cursor like the extension does.
 
-export type LineMode = 'static' | 'adapted' | 'adapted_whole_file' | 'adapted_whole_file_ngram_cache';
+export type LineMode =
+  | 'static'
+  | 'adapted'
+  | 'adapted_whole_file'
+  | 'adapted_whole_file_ngram_cache'
+  | 'adapted_workspace'
+  | 'fwl_workspace';
 
 export interface LineOutcome {
   prediction: string;
@@ -503,6 +554,10 @@ export interface LineResult {
   adapted_whole_file?: LineOutcome;
   /** The whole-file state with the file's n-gram cache mixed in (as the extension completes). */
   adapted_whole_file_ngram_cache?: LineOutcome;
+  /** Everything the extension uses with a workspace: file and repository states, file cache, index. */
+  adapted_workspace?: LineOutcome;
+  /** The file's state plus the repository state, no n-gram caches. */
+  fwl_workspace?: LineOutcome;
 }
 
 export interface LineOptions {
@@ -514,6 +569,16 @@ export interface LineOptions {
   causal?: boolean;
   /** Also decode with the whole-file state plus the file's n-gram cache (default true). */
   fileCache?: boolean;
+  /**
+   * Also decode with the workspace (adapted_workspace, fwl_workspace): its index, the file's own span in it
+   * left out, and the repository state with its weight.
+   */
+  workspace?: {
+    index: SuffixIndex;
+    params: WorkspaceNgramParams;
+    exclude?: { from: number; to: number };
+    repository?: { state: FastWeightState; weight: number };
+  };
   priority?: 'foreground' | 'background';
 }
 
@@ -641,11 +706,25 @@ export async function evaluateLines(
     const prefix = cps.slice(0, cursor).join('');
     const truth = cps.slice(cursor, end).join('');
     const masked = prefix + cps.slice(end).join('');
-    const outcome = async (state?: FastWeightState, ngrams?: FileNgrams): Promise<LineOutcome> => {
+    const ws = options.workspace;
+    const outcome = async (
+      state?: FastWeightState,
+      ngrams?: FileNgrams,
+      withIndex = false,
+    ): Promise<LineOutcome> => {
       const c = await completeLine(rt, prefix, {
         priority,
         ...(state ? { state } : {}),
         ...(ngrams ? { ngrams: { cache: ngrams, params: DEFAULT_NGRAM_PARAMS } } : {}),
+        ...(withIndex && ws
+          ? {
+              workspace: {
+                index: ws.index,
+                params: ws.params,
+                ...(ws.exclude ? { exclude: ws.exclude } : {}),
+              },
+            }
+          : {}),
       });
       return {
         prediction: c.text,
@@ -659,12 +738,20 @@ export async function evaluateLines(
     const t = doc.positionForPrefix(prefix);
     if (options.causal ?? true) row.adapted = await outcome(doc.stateAt(t, 'causal'));
     row.adapted_whole_file = await outcome(doc.stateAt(t, 'whole_file'));
-    if (options.fileCache ?? true) {
-      const ngrams = new FileNgrams(rt.config.vocab_size);
+    const ngrams = new FileNgrams(rt.config.vocab_size);
+    if ((options.fileCache ?? true) || ws) {
       const tokenized = new BlockTokenizer(rt.tokenizer).tokenize(masked);
       const skip = unfinishedLineBlocks(tokenized, masked, prefix.length);
       ngrams.update(tokenized, 0, tokenized.blocks.length, skip);
+    }
+    if (options.fileCache ?? true) {
       row.adapted_whole_file_ngram_cache = await outcome(doc.stateAt(t, 'whole_file'), ngrams);
+    }
+    if (ws) {
+      const state = doc.stateAt(t, 'whole_file').clone();
+      if (ws.repository) state.addScaled(ws.repository.state, ws.repository.weight);
+      row.fwl_workspace = await outcome(state);
+      row.adapted_workspace = await outcome(state, ngrams, true);
     }
     results.push(row);
   }

@@ -13,3 +13,7 @@ export * from './blockTokenizer';
 export * from './compactState';
 export * from './fileNgrams';
 export * from './drafts';
+export * from './relatedFiles';
+export * from './repositoryState';
+export * from './workspaceEval';
+export * from './repositoryContext';

@@ -50,6 +50,11 @@ export interface ModelConfig {
   eval_chunk_tokens: number;
   tokenizer: string;
   state_tensors: Record<StateTensorName, number[]>;
+  /**
+   * The repository state's weight and token budget for this model (repositoryState.ts); absent: the
+   * runtime's defaults (DEFAULT_REPOSITORY_CONFIG).
+   */
+  repository?: { weight: number; max_tokens: number };
 }
 
 export interface ModelFolder {
@@ -187,6 +192,23 @@ export function validateConfig(dir: string, raw: unknown): ModelConfig {
     }
     state_tensors[key] = shape as number[];
   }
+  let repository: ModelConfig['repository'];
+  if (obj['repository'] !== undefined) {
+    const r = expectObject(dir, obj, 'repository');
+    const weight = r['weight'];
+    const maxTokens = r['max_tokens'];
+    if (
+      typeof weight !== 'number' ||
+      !(weight >= 0) ||
+      !Number.isInteger(maxTokens) ||
+      !(Number(maxTokens) > 0)
+    )
+      fail(
+        dir,
+        `repository must hold a weight >= 0 and a positive integer max_tokens (found ${JSON.stringify(r)}).`,
+      );
+    repository = { weight, max_tokens: Number(maxTokens) };
+  }
   return {
     format_version: SUPPORTED_FORMAT_VERSION,
     name,
@@ -205,6 +227,7 @@ export function validateConfig(dir: string, raw: unknown): ModelConfig {
     eval_chunk_tokens,
     tokenizer,
     state_tensors,
+    ...(repository ? { repository } : {}),
   };
 }
 

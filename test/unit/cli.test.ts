@@ -58,6 +58,33 @@ describe('fastweights CLI', () => {
     }
   });
 
+  it('eval --workspace adds the workspace modes, bits and lines, with the scored file left out', () => {
+    const args = [
+      'eval',
+      '--json',
+      '--lines',
+      '1',
+      '--workspace',
+      FIXTURES,
+      path.join(FIXTURES, 'sample.ts'),
+    ];
+    const r = cli(args);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, Record<string, number>>;
+    const keys = {
+      adapted_workspace: ['bits_per_byte', 'line_exact_match', 'line_edit_similarity'],
+      fwl_workspace: ['bits_per_byte', 'line_exact_match'],
+    };
+    for (const [mode, names] of Object.entries(keys)) {
+      for (const name of names) assert.ok(Number.isFinite(out[mode]?.[name]), `${mode}.${name}`);
+    }
+    // The only other file is Python: with sample.ts left out, the index cannot copy it.
+    const cache = out['adapted_whole_file_ngram_cache']!['bits_per_byte']!;
+    assert.ok(out['adapted_workspace']!['bits_per_byte']! > 0.8 * cache, JSON.stringify(out));
+    const missing = cli(['eval', '--workspace', path.join(FIXTURES, 'nothing-here'), FIXTURES]);
+    assert.equal(missing.code, 4, missing.stderr);
+  });
+
   it('eval walks folders and prints a table without --json', () => {
     const r = cli(['eval', FIXTURES]);
     assert.equal(r.code, 0, r.stderr);

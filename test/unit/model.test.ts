@@ -75,6 +75,14 @@ describe('model folder', () => {
     throwsModelError(() => loadModelFolder(dir), /state_tensors\.state_w1/);
   });
 
+  it('reads the repository state settings a model folder may set, and refuses bad ones', () => {
+    const dir = copyModel();
+    editConfig(dir, (c) => (c['repository'] = { weight: 0.75, max_tokens: 8192 }));
+    assert.deepEqual(loadModelFolder(dir).config.repository, { weight: 0.75, max_tokens: 8192 });
+    editConfig(dir, (c) => (c['repository'] = { weight: -1, max_tokens: 8192 }));
+    throwsModelError(() => loadModelFolder(dir), /repository must hold a weight/);
+  });
+
   it('names a missing graph', () => {
     const dir = copyModel();
     fs.unlinkSync(path.join(dir, 'head.onnx'));

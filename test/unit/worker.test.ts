@@ -92,6 +92,37 @@ describe('model worker (what the extension runs)', () => {
     client.documentClosed(uri);
   });
 
+  it("adds the state of a file's related files once computed, and the panel's evaluation names them", async () => {
+    const root = 'file:///tmp/fw-repo';
+    const uri = `${root}/src/app.ts`;
+    const helper = `${root}/src/backoff.ts`;
+    const doc = `import { createBackoff } from './backoff';\n\n${TEXT}`;
+    const files = [
+      { uri: helper, text: TEXT.replace(/area/g, 'createBackoff') },
+      { uri, text: doc },
+      { uri: `${root}/tools/unrelated.py`, text: 'def main():\n    return 1\n' },
+    ];
+    client.documentChanged(uri, 1, () => doc, 0);
+    await client.whenIdle(uri);
+    await client.setWorkspace(files, [root]);
+    client.cursorMoved(uri, doc.length);
+    let r = await client.evaluate(doc, 0, undefined, undefined, uri);
+    for (let i = 0; i < 100 && !r.repositoryFiles; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      r = await client.evaluate(doc, 0, undefined, undefined, uri);
+    }
+    // The file it imports first, then the rest by folder distance; never the file itself.
+    assert.deepEqual(r.repositoryFiles, [helper, `${root}/tools/unrelated.py`]);
+    assert.ok(
+      Number.isFinite(r.repositoryBits) && r.repositoryBits !== r.wholeFileBits,
+      String(r.repositoryBits),
+    );
+    await client.setWorkspace([]);
+    const dropped = await client.evaluate(doc, 0, undefined, undefined, uri);
+    assert.equal(dropped.repositoryFiles, undefined, 'an empty workspace drops the repository state');
+    client.documentClosed(uri);
+  });
+
   it('fails a workspace request when the worker stops before the index is built (the feed never stalls)', async () => {
     const other = workerClient();
     await other.ready;
