@@ -30,6 +30,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ModelClient } from '../host/client';
 import { CancellationSource } from '../completion/cancellation';
@@ -56,17 +57,22 @@ import { debounceSweep } from './sweep';
  * holds the region's file: one package of a held-out split); the region's own file under the replay's
  * uri, so the index leaves its copy out (that copy holds the region's text).
  */
-function workspaceOf(dir: string, file: string, uri: string): { uri: string; text: string }[] {
+function workspaceOf(
+  dir: string,
+  file: string,
+  uri: string,
+): { root: string; files: { uri: string; text: string }[] } {
   let root = dir;
   const inside = path.relative(dir, file);
   if (values['workspace-per-package'] && !inside.startsWith('..') && inside.includes(path.sep)) {
     root = path.join(dir, inside.split(path.sep)[0]!);
   }
   // The files of the languages typed (--languages), as the index would hold a repository of them.
-  return listFiles([root], languages).map((f) => ({
-    uri: path.resolve(f) === path.resolve(file) ? uri : `file://${path.resolve(f)}`,
+  const files = listFiles([root], languages).map((f) => ({
+    uri: path.resolve(f) === path.resolve(file) ? uri : pathToFileURL(path.resolve(f)).href,
     text: fs.readFileSync(f, 'utf8'),
   }));
+  return { root: pathToFileURL(path.resolve(root)).href, files };
 }
 
 const { values, positionals } = parseArgs({
@@ -310,12 +316,16 @@ async function main(): Promise<void> {
     m === 'workspace' ? values.workspace !== undefined : values.modes.split(',').includes(m),
   );
   for (const [i, region] of regions.entries()) {
-    const uri = `file:///replay/${i}/${path.basename(region.file)}`;
+    // The file's own path (its repository context reads imports from there), a query keeping regions apart.
+    const uri = `${pathToFileURL(path.resolve(region.file)).href}?replay=${i}`;
     // The document as it is when the user starts: the file without the region (its line kept empty).
     const start = region.before + '\n' + region.after;
     client.documentChanged(uri, 1, () => start, 0);
     await client.whenIdle(uri);
-    if (values.workspace) await client.setWorkspace(workspaceOf(values.workspace, region.file, uri));
+    if (values.workspace) {
+      const ws = workspaceOf(values.workspace, region.file, uri);
+      await client.setWorkspace(ws.files, [ws.root]);
+    }
     let version = 1;
     for (const mode of modes) {
       // Each run starts from the same document; with --rebuild-at-line-ends the adapted runs bring the

@@ -18,8 +18,8 @@ import {
 } from './repositoryState';
 import type { FastWeightsRuntime } from './runtime';
 
-/** Files' sums kept at most (0.5 MB each as int8): about the related sets of a few open files. */
-const MAX_FILE_SUMS = 96;
+/** Files' sums kept at most (0.53 MB each as int8, 25 MB in all): the related sets of a few open files. */
+const MAX_FILE_SUMS = 48;
 
 export interface RepositoryStateFor {
   /** The related files' state, already multiplied by the weight. */
