@@ -36,10 +36,17 @@ BUCKETS = ((0, 1000, "0-1k"), (1000, 4000, "1k-4k"), (4000, 10**9, "4k+"))
 
 @torch.no_grad()
 def score_tokens(
-    model: FastWeightsLM, ids: list[int], chunk: int | None = None, future_weight: float = 1.0
+    model: FastWeightsLM,
+    ids: list[int],
+    chunk: int | None = None,
+    future_weight: float = 1.0,
+    repository: dict | None = None,
+    repository_weight: float = 1.0,
 ) -> dict:
     """Per-token NLL (nats) of ids[1:] given the previous tokens, for each mode. ids[0] is bos.
-    future_weight scales the whole-file mode's contributions from after the scored chunk."""
+    future_weight scales the whole-file mode's contributions from after the scored chunk.
+    repository (repository.py's state of other files) adds the mode "fwl_workspace": the whole-file
+    state plus repository_weight times it."""
     cfg = model.cfg
     chunk = chunk or cfg.attn_window
     lam = cfg.fwl_decay
@@ -89,8 +96,16 @@ def score_tokens(
         )
         coef = torch.stack((past_coef, future_coef))[:, None]
         logits["adapted_whole_file"] = model.fast_chunk_logits(h, tgt, ones, both, coef)
-        for m in MODES:
-            nll[m].append(torch.nn.functional.cross_entropy(logits[m][0], tgt[0], reduction="none"))
+        if repository is not None:
+            three = {k: torch.cat((both[k], repository[k][None])) for k in STATE_NAMES}
+            weight = torch.full((1, 1, b - a), repository_weight, device=dev)
+            logits["fwl_workspace"] = model.fast_chunk_logits(
+                h, tgt, ones, three, torch.cat((coef, weight))
+            )
+        for m in logits:
+            nll.setdefault(m, []).append(
+                torch.nn.functional.cross_entropy(logits[m][0], tgt[0], reduction="none")
+            )
         state = {k: lam ** (b - a) * state[k] + fwd[j][k] for k in STATE_NAMES}
     return {m: torch.cat(v).double().cpu().numpy() for m, v in nll.items()}
 

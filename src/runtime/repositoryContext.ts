@@ -42,13 +42,19 @@ export class RepositoryContext {
   private readonly sums: RepositoryStates;
   readonly config: RepositoryConfig;
 
-  constructor(rt: FastWeightsRuntime, config?: Partial<RepositoryConfig>) {
+  /** `quiet`: resolves when the model may work on the repository (the worker: once typing pauses). */
+  constructor(rt: FastWeightsRuntime, config?: Partial<RepositoryConfig>, quiet?: () => Promise<void>) {
     const model = rt.config.repository;
     this.config = {
       weight: config?.weight ?? model?.weight ?? DEFAULT_REPOSITORY_CONFIG.weight,
       maxTokens: config?.maxTokens ?? model?.max_tokens ?? DEFAULT_REPOSITORY_CONFIG.maxTokens,
     };
-    this.sums = new RepositoryStates(rt, { compact: true, maxFiles: MAX_FILE_SUMS });
+    this.sums = new RepositoryStates(rt, {
+      compact: true,
+      maxFiles: MAX_FILE_SUMS,
+      sliceTokens: 64,
+      ...(quiet ? { beforeUnit: quiet } : {}),
+    });
   }
 
   /** The workspace's files (as indexed) and its folders (uris): the graph is rebuilt, the states dropped. */

@@ -31,9 +31,6 @@ export interface RepositoryConfig {
  */
 export const DEFAULT_REPOSITORY_CONFIG: RepositoryConfig = { weight: 1, maxTokens: 16384 };
 
-/** Positions fed to the body per call (its key/value cache carried across). */
-const SLICE = 256;
-
 interface FileSum {
   sum: FastWeightState | CompactState;
   tokens: number;
@@ -46,6 +43,13 @@ export interface RepositoryStatesOptions {
   compact?: boolean;
   /** Files' sums kept at most, least recently used dropped first (default: no limit). */
   maxFiles?: number;
+  /**
+   * Positions per model call (default 256). In the editor 64: each call is a scheduler unit that a
+   * completion waits for when it arrives meanwhile (a 256-position unit held it up about 60 ms here).
+   */
+  sliceTokens?: number;
+  /** Awaited before each model call: the editor holds the work back while the user types. */
+  beforeUnit?: () => Promise<void>;
 }
 
 export class RepositoryCancelled extends Error {
@@ -90,13 +94,16 @@ export class RepositoryStates {
     const all = [rt.config.bos_token_id, ...ids];
     const sum = rt.newState();
     let past = rt.emptyKv();
-    const unit = <R>(fn: () => Promise<R>): Promise<R> =>
-      rt.scheduler.run(this.priority, () => {
+    const unit = async <R>(fn: () => Promise<R>): Promise<R> => {
+      await this.opts.beforeUnit?.();
+      return rt.scheduler.run(this.priority, () => {
         if (isCancelled?.()) throw new RepositoryCancelled();
         return fn();
       });
-    for (let start = 0; start + 1 < all.length; start += SLICE) {
-      const part = all.slice(start, start + SLICE);
+    };
+    const slice = this.opts.sliceTokens ?? 256;
+    for (let start = 0; start + 1 < all.length; start += slice) {
+      const part = all.slice(start, start + slice);
       const r = await unit(() => rt.body(part, start, past));
       past = rt.trimKv(r.present, rt.maxPast);
       // The slice's last position predicts the first token of the next slice (none after the file's end).

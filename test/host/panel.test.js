@@ -110,6 +110,8 @@ describe('Adaptation gain panel', function () {
     // The sample workspace's other files are indexed: the panel scores the file with them too.
     assert.ok(r.repository, 'the repository figure is there');
     assert.ok(r.repository.bitsPerByte > 0 && Number.isFinite(r.repository.bitsPerByte));
+    // ...with the repository state of the workspace's other files, named (its own file never among them).
+    assert.ok(r.repository.files.length > 0 && !r.repository.files.includes(rel), r.repository.files.join());
     // The blocks of the chart cover the scored text.
     assert.ok(r.blocks.length > 1, 'the chart has blocks');
     assert.strictEqual(

@@ -10,7 +10,7 @@ import { folderDistance, RepositoryGraph } from '../../src/runtime/relatedFiles'
 import { RepositoryContext } from '../../src/runtime/repositoryContext';
 import { RepositoryStates } from '../../src/runtime/repositoryState';
 import { EvalWorkspace } from '../../src/runtime/workspaceEval';
-import { FIXTURES, ROOT, runtime } from './helpers';
+import { FIXTURES, ROOT, runtime, tempDir } from './helpers';
 
 // The fixture of training/tests/test_repo_sequences.py, so that both sides are held to the same rule.
 const TS: Record<string, string> = {
@@ -151,5 +151,46 @@ describe('repository context and state', () => {
     off.setFiles(files, []);
     await off.prepare(files[0]!.uri);
     assert.equal(off.stateFor(files[0]!.uri), undefined, 'weight 0: no repository state');
+  });
+
+  it('scores a file with its repository state as training/repository.py does in PyTorch', async function () {
+    this.timeout(120_000);
+    const rt = await runtime();
+    const dir = tempDir('fw-repo-parity-');
+    fs.mkdirSync(path.join(dir, 'src'));
+    const target = path.join(dir, 'src', 'app.ts');
+    fs.copyFileSync(path.join(FIXTURES, 'sample.ts'), target);
+    fs.copyFileSync(path.join(FIXTURES, 'sample.py'), path.join(dir, 'tools.py'));
+    const util = "import { area } from './app';\nexport const twice = (r: number) => 2 * area(r);\n";
+    fs.writeFileSync(path.join(dir, 'src', 'util.ts'), util);
+    const python = spawnSync(
+      path.join(ROOT, '.venv', 'bin', 'python'),
+      [path.join(ROOT, 'training', 'repository.py'), '--target', target, '--workspace', dir],
+      { encoding: 'utf8' },
+    );
+    assert.equal(python.status, 0, python.stderr);
+    const py = JSON.parse(python.stdout) as {
+      bits_per_byte: Record<string, number>;
+      repository_files: number;
+    };
+    const texts = new Map(
+      ['src/app.ts', 'src/util.ts', 'tools.py'].map((f) => [
+        path.join(dir, f),
+        fs.readFileSync(path.join(dir, f), 'utf8'),
+      ]),
+    );
+    const ws = EvalWorkspace.build(rt, dir, texts, { weight: 1 });
+    const use = await ws.forFile(target);
+    assert.equal(use.repository.files, py.repository_files);
+    const s = await evaluateText(rt, fs.readFileSync(target, 'utf8'), {
+      perToken: false,
+      repository: use.repository,
+    });
+    const rel = (a: number, b: number): number => Math.abs(a - b) / b;
+    const ts = { whole: s.wholeFileBits! / s.bytes, repo: s.repositoryBits! / s.bytes };
+    // Measured 1e-6 apart (fp32 graphs against PyTorch); the bound is 1e-3.
+    assert.ok(rel(ts.whole, py.bits_per_byte['adapted_whole_file']!) < 1e-3, JSON.stringify({ ts, py }));
+    assert.ok(rel(ts.repo, py.bits_per_byte['fwl_workspace']!) < 1e-3, JSON.stringify({ ts, py }));
+    assert.ok(ts.repo !== ts.whole, 'the repository state changes the scores');
   });
 });
