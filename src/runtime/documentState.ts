@@ -1031,7 +1031,9 @@ export class DocumentState {
   windowMisses(cursorOffset: number, maxTokens: number): boolean {
     const layout = this.layout;
     if (!this.tokenized || layout.length === 0) return false;
-    const n = this.tokenized.ids.length + 1;
+    // Positions 0..n-1 (the last predicts the last token), as layoutChunks and pickWindow count them: with
+    // one more, a window that held the file's end still seemed to miss it, and every rest there rebuilt.
+    const n = this.tokenized.ids.length;
     if (n <= maxTokens) return false;
     const t = this.blocks.tokensBefore(this.tokenized, cursorOffset);
     return !inMiddleHalf(t, layout[0]!.first, layout[layout.length - 1]!.last, n, maxTokens);

@@ -214,6 +214,13 @@ describe('per-document states: the cursor', () => {
     states.cursorMoved(uri, far + 40);
     await states.whenIdle(uri);
     assert.equal(states.info(uri)?.buildMs, lastBuild, 'a cursor inside the window starts no build');
+    // At the very end of the file the window reaches the end already: resting there starts no build.
+    states.cursorMoved(uri, big.length);
+    await states.whenIdle(uri);
+    const atEnd = states.info(uri)?.buildMs;
+    states.cursorMoved(uri, big.length - 1);
+    await states.whenIdle(uri);
+    assert.equal(states.info(uri)?.buildMs, atEnd, 'a window that holds the end is not moved again');
     states.dispose();
   });
 });
