@@ -108,6 +108,8 @@ export class DocumentStates {
   private readonly entries = new Map<string, Entry>();
   private runtime: FastWeightsRuntime | undefined;
   private buildingCount = 0;
+  /** Bytes of the budget the workspace's adaptation holds (reserve). */
+  private reserved = 0;
   private readonly opts: Required<Omit<DocumentStatesOptions, 'log' | 'onBusyChange' | 'onStateChange'>> &
     Pick<DocumentStatesOptions, 'log' | 'onBusyChange' | 'onStateChange'>;
 
@@ -275,6 +277,22 @@ export class DocumentStates {
   setBudget(bytes: number): void {
     this.opts.budgetBytes = bytes;
     this.evict(undefined);
+  }
+
+  /**
+   * Bytes of the same budget that the workspace's adaptation holds (its index and repository states): the
+   * files' states get the rest, but never less than half of it (the workspace keeps its own limits:
+   * fastweights.workspace.maxTokens, and at most 48 files' sums).
+   */
+  reserve(bytes: number): void {
+    this.reserved = Math.max(0, bytes);
+    this.evict(undefined);
+  }
+
+  /** What the files' states may hold together. */
+  private get statesBudget(): number {
+    const budget = this.opts.budgetBytes;
+    return Math.max(budget / 2, budget - this.reserved);
   }
 
   /** Marks a document as just used; only the most recent ones keep their summed cursor state. */
@@ -448,10 +466,11 @@ export class DocumentStates {
     const bytes = (e: Entry): number => e.state.byteLength + e.ngrams.byteLength;
     let total = 0;
     for (const e of this.entries.values()) total += bytes(e);
-    if (total <= this.opts.budgetBytes) return;
+    const budget = this.statesBudget;
+    if (total <= budget) return;
     const lru = [...this.entries.values()].filter((e) => e !== keep).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const e of lru) {
-      if (total <= this.opts.budgetBytes) break;
+      if (total <= budget) break;
       if (e.building || e.builtVersion === undefined) continue;
       const before = bytes(e);
       const folded = e.state.fold();
@@ -469,7 +488,7 @@ export class DocumentStates {
     let building = 0;
     for (const e of this.entries.values()) if (e.building && e !== keep) building += bytes(e);
     for (const e of lru) {
-      if (total - building <= this.opts.budgetBytes) break;
+      if (total - building <= budget) break;
       if (e.state.tokenCount === 0 || e.building) continue;
       total -= bytes(e);
       e.state.reset();

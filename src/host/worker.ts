@@ -92,9 +92,15 @@ function addRepository(uri: string, own: FastWeightState): FastWeightState {
 function prepareRepository(uri: string): void {
   repository
     ?.prepare(uri)
+    .then(reserveWorkspaceMemory)
     .catch((e: unknown) =>
       log('warn', `repository state failed: ${e instanceof Error ? e.message : String(e)}`),
     );
+}
+
+/** The workspace's index and repository states count against the same memory budget as the files' states. */
+function reserveWorkspaceMemory(): void {
+  states.reserve((workspace?.index.byteLength ?? 0) + (repository?.byteLength ?? 0));
 }
 
 /** The workspace's index and where each file lies in it (to leave the file being completed out). */
@@ -269,6 +275,7 @@ async function handle(m: ToWorker): Promise<void> {
       repository?.setFiles(m.files, m.roots ?? []);
       withRepository.clear();
       await buildWorkspace(m.files);
+      reserveWorkspaceMemory();
       return;
     case 'setFileCacheParams':
       fileCacheParams = m.params;

@@ -129,6 +129,24 @@ describe('folded document states', () => {
     await states.whenIdle('file:///b.ts');
     const rebuilt = states.info('file:///b.ts')!;
     assert.ok(rebuilt.tokens > 0 && !rebuilt.dropped && rebuilt.builtVersion === 1, 'b was built again');
+    // What the workspace's index and repository states hold comes out of the same budget: reserving all
+    // but what one whole state takes folds the other, least recently used, file.
+    states.cursorMoved('file:///a.ts', text(0).length - 1); // (a unfolds: its cursor left the near block)
+    await new Promise((r) => setTimeout(r, 1));
+    await states.whenIdle('file:///a.ts');
+    states.stateFor('file:///b.ts', ''); // (b used last)
+    const whole = states.info('file:///b.ts')!.bytes;
+    const both = whole + states.info('file:///a.ts')!.bytes;
+    assert.ok(!states.info('file:///a.ts')!.folded && !states.info('file:///b.ts')!.folded, 'both whole');
+    const budget = Math.floor(1.5 * both);
+    states.setBudget(budget);
+    assert.equal(states.info('file:///a.ts')!.folded, false, 'the two fit without a reservation');
+    states.reserve(budget - whole - 1);
+    assert.ok(states.info('file:///a.ts')!.folded, 'a, used before b, was folded for the reservation');
+    assert.equal(states.info('file:///b.ts')!.folded, false, 'b, used last, was not');
+    // ...but the files keep at least half of the budget, whatever the workspace holds.
+    states.reserve(10 * both);
+    assert.ok(states.info('file:///b.ts')!.tokens > 0 && !states.info('file:///b.ts')!.dropped);
     states.dispose();
   });
 });
