@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ModelClient, RequestCancelled } from '../../src/host/client';
 import { FIXTURES, workerClient } from './helpers';
 
@@ -93,7 +95,8 @@ describe('model worker (what the extension runs)', () => {
   });
 
   it("adds the state of a file's related files once computed, and the panel's evaluation names them", async () => {
-    const root = 'file:///tmp/fw-repo';
+    // (Never read from disk: the files travel with the message, under this machine's temporary folder.)
+    const root = pathToFileURL(path.join(os.tmpdir(), 'fw-repo')).href;
     const uri = `${root}/src/app.ts`;
     const helper = `${root}/src/backoff.ts`;
     const doc = `import { createBackoff } from './backoff';\n\n${TEXT}`;
