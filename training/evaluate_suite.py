@@ -14,6 +14,11 @@ Stages (each caches its results under --out; `--stages` picks some, default all 
 - lines:   line completion (training/line_completion.py): exact match and edit similarity, static vs
            FWL causal vs FWL whole file (target line removed from the document).
 - report:  report.json and report.md (the tables of the model card).
+- repository: each file of --repository-split (files of >= --min-tokens) scored with the state of
+           the other files of its package (repository.py's rule, the file itself left out): static,
+           FWL whole file, FWL whole file + repository, by position in the file (0-512, 512-4k,
+           4k+), for --checkpoint and, when given, --head-checkpoint (train_head.py --export).
+           Not in the default order: `--stages repository`.
 Bits per byte = NLL in bits / UTF-8 bytes of the scored text, every file scored whole.
 """
 
@@ -63,7 +68,11 @@ POSITION_BUCKETS = (
     (4000, 8000, "4k-8k"),
     (8000, 20000, "8k-20k"),
 )
-STAGES = ("score", "valid", "cache", "mix", "dyneval", "lines", "ts", "report")
+STAGES = ("score", "valid", "cache", "mix", "dyneval", "lines", "ts", "report", "repository")
+DEFAULT_STAGES = STAGES[:-1]
+# Position buckets of the repository stage: where another file's text matters most is the start.
+REPOSITORY_BUCKETS = ((0, 512, "0-512"), (512, 4096, "512-4k"), (4096, 10**9, "4k+"))
+REPOSITORY_MODES = ("static", "adapted_whole_file", "fwl_workspace")
 # FWL modes mixed with the file's n-gram cache (stage mix): the product's adaptation.
 MIX_MODES = ("static_ngram_cache", "adapted_ngram_cache", "adapted_whole_file_ngram_cache")
 # The extension's cache: order 8, mixed through a gate fitted on valid (cache_peer.fit_gate).
@@ -717,6 +726,86 @@ def report_stage(args, tok, files, log):
     log(f"report: {args.out / 'report.md'}")
 
 
+# ---------------------------------------------------------------------------------------------
+# Stage: repository (issue 27)
+
+
+def repository_stage(args, tok, files, log):
+    """Bits per byte by position with and without the package's other files (see the module)."""
+    from repo_sequences import Package  # noqa: PLC0415
+    from repository import file_sum  # noqa: PLC0415
+
+    split = load_split(args.corpus, args.repository_split, tok)
+    by_pkg: dict[str, list[dict]] = {}
+    for f in split:
+        by_pkg.setdefault(f["package"], []).append(f)
+    tok_bytes = token_byte_lengths(tok)
+    models = [("today", load_checkpoint(args.checkpoint), args.repository_weights)]
+    if args.head_checkpoint:
+        learned = torch.load(args.head_checkpoint, weights_only=False)["repository_weight"]
+        models.append(("head", load_checkpoint(args.head_checkpoint), str(learned)))
+    totals = {}
+    t0 = time.time()
+    for name, pkg_files in sorted(by_pkg.items()):
+        package = Package({f["path"]: f["text"] for f in pkg_files})
+        ids_of = {f["path"]: f["ids"] for f in pkg_files}
+        targets = [f for f in pkg_files if len(f["ids"]) >= args.min_tokens]
+        if args.files_per_package:
+            targets = seeded_subset(targets, args.files_per_package, args.seed)
+        for label, model, weights in models:
+            sums: dict[str, dict] = {}
+            for f in targets:
+                related, used = [], 0
+                for p in package.related(f["path"]):
+                    n = len(ids_of[p])
+                    if n and used + n <= args.repository_tokens:
+                        related.append(p)
+                        used += n
+                state = model.zero_state()
+                for p in related:
+                    if p not in sums:
+                        sums[p] = file_sum(model, ids_of[p])
+                    state = {k: state[k] + sums[p][k] for k in state}
+                if used:
+                    scale = 1 / (1 - model.cfg.fwl_decay) / used
+                    state = {k: v * scale for k, v in state.items()}
+                ids = [model.cfg.bos_token_id, *f["ids"]]
+                nb = tok_bytes[np.array(f["ids"])]
+                for w in (float(x) for x in weights.split(",")):
+                    nll = score_tokens(model, ids, repository=state, repository_weight=w)
+                    for lo, hi, bucket in ((0, 10**9, "all"), *REPOSITORY_BUCKETS):
+                        t = totals.setdefault(f"{label} w={w:g}", {}).setdefault(
+                            bucket, {m: 0.0 for m in REPOSITORY_MODES} | {"files": 0, "bytes": 0}
+                        )
+                        if nb[lo:hi].sum() == 0:
+                            continue
+                        t["files"] += 1
+                        t["bytes"] += int(nb[lo:hi].sum())
+                        for m in REPOSITORY_MODES:
+                            t[m] += float(nll[m][lo:hi].sum())
+            log(f"repository: {name} {label}: {len(targets)} files ({time.time() - t0:.0f} s)")
+    report = {
+        "split": args.repository_split,
+        "command": "training/evaluate_suite.py " + " ".join(sys.argv[1:]),
+        "rows": {
+            key: {
+                b: {k: t[k] for k in ("files", "bytes")}
+                | {m: bpb(t[m], t["bytes"]) for m in REPOSITORY_MODES}
+                for b, t in buckets.items()
+            }
+            for key, buckets in totals.items()
+        },
+    }
+    out = args.out / f"repository-{args.repository_split}.json"
+    out.write_text(json.dumps(report, indent=1))
+    for key, buckets in report["rows"].items():
+        for b, r in buckets.items():
+            log(
+                f"{key} {b}: {r['files']} files, static {r['static']:.4f} file"
+                f" {r['adapted_whole_file']:.4f} +repository {r['fwl_workspace']:.4f}"
+            )
+
+
 def markdown(rep) -> str:
     out = []
     six = rep["six_way"]
@@ -841,7 +930,12 @@ def parse_args(argv=None):
     p.add_argument("--tokenizer", type=Path, default=Path("data/tokenizer/tokenizer.json"))
     p.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     p.add_argument("--out", type=Path, default=Path("runs/eval/suite"))
-    p.add_argument("--stages", default=",".join(STAGES), help="comma-separated, in order")
+    p.add_argument("--stages", default=",".join(DEFAULT_STAGES), help="comma-separated")
+    p.add_argument("--repository-split", default="valid", help="valid (tuning) or test")
+    p.add_argument("--repository-tokens", type=int, default=16384, help="the state's budget")
+    p.add_argument("--repository-weights", default="1.0", help="comma-separated, for --checkpoint")
+    p.add_argument("--head-checkpoint", type=Path, default=None, help="train_head.py --export")
+    p.add_argument("--files-per-package", type=int, default=0, help="seeded subset (0: all)")
     p.add_argument("--min-tokens", type=int, default=1000, help="files of the six-way suite")
     p.add_argument("--min-tokens-table", type=int, default=100, help="bounded-rule table: from")
     p.add_argument("--max-tokens-table", type=int, default=20000, help="bounded-rule table: to")

@@ -185,13 +185,15 @@ class FastWeightHead(nn.Module):
             self.beta - e[5] * state["state_beta"]
         )
 
-    def fast(self, h, slow, grads, decay, carried=None, coef=None):
+    def fast(self, h, slow, grads, decay, carried=None, coef=None, per_sequence=None):
         """Fast pass as causal linear attention with a decay mask.
 
         decay: [B, T, T] with decay[t, s] = lambda^(t-1-s) for s < t in the same document, else 0.
         carried (optional): states from outside this chunk, each tensor with a leading K axis;
         coef: [K, B, T], how much of carried state k position t sees (lambda^t for the state at
         the chunk's start). This is how long files are scored chunk by chunk, exactly.
+        per_sequence (optional): one state per sequence (leading B axis, already weighted) that
+        every position of that sequence sees in full: the repository state in train_head.py.
         """
         e = self.eta()
         a1 = h @ self.w1 + self.b1
@@ -200,6 +202,9 @@ class FastWeightHead(nn.Module):
         if carried is not None:
             a1 = a1 - e[0] * _carried_matmul(h, carried["state_w1"], coef)
             a1 = a1 - e[1] * _carried_vector(carried["state_b1"], coef)
+        if per_sequence is not None:
+            a1 = a1 - e[0] * torch.bmm(h, per_sequence["state_w1"].to(h.dtype))
+            a1 = a1 - e[1] * per_sequence["state_b1"][:, None].to(h.dtype)
         r = F.relu(a1)
         z = r * r
         a2 = z @ self.w2 + self.b2
@@ -208,12 +213,18 @@ class FastWeightHead(nn.Module):
         if carried is not None:
             a2 = a2 - e[2] * _carried_matmul(z, carried["state_w2"], coef)
             a2 = a2 - e[3] * _carried_vector(carried["state_b2"], coef)
+        if per_sequence is not None:
+            a2 = a2 - e[2] * torch.bmm(z, per_sequence["state_w2"].to(z.dtype))
+            a2 = a2 - e[3] * per_sequence["state_b2"][:, None].to(z.dtype)
         yhat, _ = normalise(a2)
         gamma = self.gamma - e[4] * (decay @ grads["g_gamma"])
         beta = self.beta - e[5] * (decay @ grads["g_beta"])
         if carried is not None:
             gamma = gamma - e[4] * _carried_vector(carried["state_gamma"], coef)
             beta = beta - e[5] * _carried_vector(carried["state_beta"], coef)
+        if per_sequence is not None:
+            gamma = gamma - e[4] * per_sequence["state_gamma"][:, None]
+            beta = beta - e[5] * per_sequence["state_beta"][:, None]
         return yhat * gamma + beta
 
 

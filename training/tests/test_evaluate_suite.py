@@ -228,3 +228,44 @@ def test_future_weight_scales_only_the_text_after_the_chunk(model):
     # Chunks with text two chunks ahead change; the last two chunks have none and stay causal.
     assert not np.allclose(double["adapted_whole_file"][:40], ref["adapted_whole_file"][:40])
     np.testing.assert_allclose(double["adapted_whole_file"][-8:], ref["adapted"][-8:], atol=1e-5)
+
+
+# -- repository stage ----------------------------------------------------------------------------
+
+
+def test_repository_stage_scores_each_file_with_its_package_by_position(tmp_path):
+    import json
+
+    import evaluate_suite
+
+    cfg = ModelConfig(**{**CFG.to_dict(), "vocab_size": 8192})
+    torch.manual_seed(3)
+    m = FastWeightsLM(cfg)
+    ckpt = tmp_path / "today.pt"
+    torch.save({"model": m.state_dict(), "config": cfg.to_dict()}, ckpt)
+    head = tmp_path / "head.pt"
+    torch.save({"model": m.state_dict(), "config": cfg.to_dict(), "repository_weight": 0.5}, head)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    texts = {
+        "src/a.py": "from .b import size\n\ndef area(w, h):\n    return size(w) * size(h)\n" * 3,
+        "src/b.py": "def size(x):\n    return max(0, int(x))\n" * 4,
+        "lib/c.py": "import os\n\nROOT = os.path.dirname(__file__)\n",
+    }
+    lines = [json.dumps({"package": "p", "path": k, "text": v}) for k, v in texts.items()]
+    for split in ("valid", "test"):
+        (corpus / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    evaluate_suite.main(
+        ["--checkpoint", str(ckpt), "--head-checkpoint", str(head), "--corpus", str(corpus)]
+        + ["--tokenizer", str(ROOT / "models" / "fw-code-small" / "tokenizer.json")]
+        + ["--out", str(out), "--stages", "repository", "--min-tokens", "5"]
+        + ["--repository-weights", "0,1"]
+    )
+    rows = json.loads((out / "repository-valid.json").read_text())["rows"]
+    assert set(rows) == {"today w=0", "today w=1", "head w=0.5"}
+    zero, one = rows["today w=0"]["all"], rows["today w=1"]["all"]
+    assert zero["files"] == 3 and zero["bytes"] == sum(len(t) for t in texts.values())
+    assert zero["fwl_workspace"] == pytest.approx(zero["adapted_whole_file"], rel=1e-5)
+    assert one["fwl_workspace"] != pytest.approx(one["adapted_whole_file"], rel=1e-5)
+    assert rows["today w=1"]["0-512"]["files"] == 3 and rows["today w=1"]["4k+"]["files"] == 0

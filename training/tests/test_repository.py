@@ -8,24 +8,16 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate import score_tokens  # noqa: E402
-from model import STATE_NAMES, FastWeightsLM, ModelConfig  # noqa: E402
+from model import STATE_NAMES  # noqa: E402
 from repository import file_sum, repository_state  # noqa: E402
-
-CFG = ModelConfig(
-    vocab_size=61, d_model=16, n_layer=2, n_head=2, attn_window=8, fwl_decay=0.9, fwl_normaliser=7.0
-)
+from tiny import CFG, ids, tiny_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    return FastWeightsLM(CFG).eval()
-
-
-def ids(n, seed):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randint(1, CFG.vocab_size, (n,), generator=g).tolist()
+    return tiny_model()
 
 
 @torch.no_grad()
