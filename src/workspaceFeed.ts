@@ -27,7 +27,9 @@ const REBUILD_DELAY_MS = 5000;
 
 export interface WorkspaceFeedDeps {
   /** Sends the files (the client's setWorkspace); resolves with the index built. */
-  send(files: { uri: string; text: string }[]): Promise<{ files: number; tokens: number; ms: number }>;
+  send(
+    files: { uri: string; text: string }[],
+  ): Promise<{ files: number; tokens: number; ms: number; tokenized: number }>;
   enabled(): boolean;
   maxTokens(): number;
   log(message: string): void;
@@ -94,7 +96,9 @@ export class WorkspaceFeed implements vscode.Disposable {
       const summary =
         `workspace index: ${built.files.toLocaleString('en-US')} files, ` +
         `${built.tokens.toLocaleString('en-US')} tokens`;
-      this.deps.log(`${summary} in ${built.ms.toFixed(0)} ms`);
+      this.deps.log(
+        `${summary} in ${built.ms.toFixed(0)} ms (${built.tokenized} tokenized, the rest unchanged)`,
+      );
       this.deps.onStatus({ indexing: false, text: summary });
     } catch (e) {
       this.deps.log(`workspace index failed: ${e instanceof Error ? e.message : String(e)}`);

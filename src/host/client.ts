@@ -61,7 +61,7 @@ export class ModelClient {
   private seq = 0;
   /** Callers of setWorkspace waiting for the index to be built (rejected if the worker stops first). */
   private workspaceWaiters: {
-    resolve: (m: { files: number; tokens: number; bytes: number; ms: number }) => void;
+    resolve: (m: { files: number; tokens: number; bytes: number; ms: number; tokenized: number }) => void;
     reject: (e: Error) => void;
   }[] = [];
   private readonly idleWaiters = new Map<string, (() => void)[]>();
@@ -326,12 +326,13 @@ export class ModelClient {
   /** Mixture gate or weight and back-off of the file's n-gram cache (default DEFAULT_NGRAM_PARAMS). */
   /**
    * Indexes the workspace's files in the worker (replacing the last index; [] drops it); resolves when that
-   * index is built, with its size. Completions with the file cache then also use the index.
+   * index is built, with its size and how many files it tokenized (the others were unchanged since the last
+   * list). Completions with the file cache then also use the index.
    */
   setWorkspace(
     files: { uri: string; text: string }[],
     roots: string[] = [],
-  ): Promise<{ files: number; tokens: number; bytes: number; ms: number }> {
+  ): Promise<{ files: number; tokens: number; bytes: number; ms: number; tokenized: number }> {
     return new Promise((resolve, reject) => {
       if (this.disposed) {
         reject(new Error('model worker stopped'));

@@ -85,6 +85,6 @@ export type FromWorker =
   | { type: 'state'; uri: string; info: DocumentStateInfo | null; seq: number }
   | { type: 'busy'; building: number }
   /** The workspace index sent last is built (or dropped: files 0). */
-  | { type: 'workspace'; files: number; tokens: number; bytes: number; ms: number }
+  | { type: 'workspace'; files: number; tokens: number; bytes: number; ms: number; tokenized: number }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
   | { type: 'closed' };

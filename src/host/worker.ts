@@ -17,6 +17,7 @@ import {
 import type { FastWeightState } from '../runtime';
 import { DocumentStates } from '../adaptation/documentStates';
 import { SuffixIndex } from '../runtime/suffixIndex';
+import { WorkspaceTokens } from '../runtime/workspaceTokens';
 import { DEFAULT_WORKSPACE_PARAMS } from '../runtime/workspaceNgrams';
 import type { CompletionResult, EvaluationResult, FromWorker, ToWorker } from './protocol';
 
@@ -98,11 +99,14 @@ function prepareRepository(uri: string): void {
 
 /** The workspace's index and repository states count against the same memory budget as the files' states. */
 function reserveWorkspaceMemory(): void {
-  states.reserve((workspace?.index.byteLength ?? 0) + (repository?.byteLength ?? 0));
+  const tokens = workspaceTokens?.ids.byteLength ?? 0;
+  states.reserve((workspace?.index.byteLength ?? 0) + tokens + (repository?.byteLength ?? 0));
 }
 
 /** The workspace's index and where each file lies in it (to leave the file being completed out). */
 let workspace: { index: SuffixIndex; spans: Map<string, { from: number; to: number }> } | undefined;
+/** The files' token ids between builds (only changed files are tokenized again), for one model's tokenizer. */
+let workspaceTokens: { encoder: unknown; ids: WorkspaceTokens } | undefined;
 /** Bumped by each setWorkspace: a build overtaken by a newer list is dropped. */
 let workspaceGeneration = 0;
 
@@ -116,24 +120,34 @@ async function buildWorkspace(files: { uri: string; text: string }[]): Promise<v
   const t0 = performance.now();
   if (!rt || files.length === 0) {
     workspace = undefined;
-    post({ type: 'workspace', files: 0, tokens: 0, bytes: 0, ms: 0 });
+    workspaceTokens = undefined;
+    post({ type: 'workspace', files: 0, tokens: 0, bytes: 0, ms: 0, tokenized: 0 });
     return;
   }
-  const docs: number[][] = [];
-  for (const f of files) {
-    await new Promise((resolve) => setImmediate(resolve));
-    if (generation !== workspaceGeneration) return;
-    docs.push(rt.tokenizer.encode(f.text));
-  }
+  if (workspaceTokens?.encoder !== rt.tokenizer)
+    workspaceTokens = { encoder: rt.tokenizer, ids: new WorkspaceTokens((t) => rt.tokenizer.encode(t)) };
+  const docs = await workspaceTokens.ids.update(
+    files,
+    () => new Promise((resolve) => setImmediate(resolve)),
+    () => generation !== workspaceGeneration,
+  );
+  if (!docs) return;
   const index = SuffixIndex.build(docs);
   const spans = new Map(files.map((f, k) => [f.uri, index.documentSpan(k)] as const));
   workspace = { index, spans };
   const ms = performance.now() - t0;
   log(
     'info',
-    `workspace index: ${files.length} files, ${index.tokenCount} tokens, ${(index.byteLength / 1048576).toFixed(1)} MB in ${ms.toFixed(0)} ms`,
+    `workspace index: ${files.length} files (${workspaceTokens.ids.tokenized} tokenized anew), ${index.tokenCount} tokens, ${(index.byteLength / 1048576).toFixed(1)} MB in ${ms.toFixed(0)} ms`,
   );
-  post({ type: 'workspace', files: files.length, tokens: index.tokenCount, bytes: index.byteLength, ms });
+  post({
+    type: 'workspace',
+    files: files.length,
+    tokens: index.tokenCount,
+    bytes: index.byteLength,
+    ms,
+    tokenized: workspaceTokens.ids.tokenized,
+  });
 }
 
 /**

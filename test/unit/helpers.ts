@@ -65,3 +65,14 @@ export function noteSpread(name: string, value: number): void {
   const file = process.env.FASTWEIGHTS_SPREAD_LOG;
   if (file) fs.appendFileSync(file, `${name}\t${value}\n`);
 }
+
+/** A seeded generator (xorshift32) of numbers in [0, 1), so failures reproduce. */
+export function seededRandom(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x100000000;
+  };
+}

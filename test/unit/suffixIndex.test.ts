@@ -2,18 +2,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SuffixIndex, suffixArray } from '../../src/runtime/suffixIndex';
-import { ROOT, runtime } from './helpers';
+import { ROOT, runtime, seededRandom } from './helpers';
 
-/** A seeded generator, so failures reproduce. */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
+const random = seededRandom;
 
 /** Suffix start positions sorted by comparing the suffixes token by token (a shorter prefix first). */
 function bruteSuffixArray(s: ArrayLike<number>): number[] {

@@ -80,6 +80,7 @@ describe('model worker (what the extension runs)', () => {
       { uri, text: `${doc} 11, baseDelayMs: 999 });\n` },
     ]);
     assert.equal(built.files, 2);
+    assert.equal(built.tokenized, 1, 'the unchanged file is not tokenized again');
     assert.ok(built.tokens > 20 && built.bytes === 6 * built.tokens);
     const withIndex = await client.complete(uri, doc, 16);
     assert.ok(
