@@ -740,7 +740,9 @@ def repository_stage(args, tok, files, log):
     for f in split:
         by_pkg.setdefault(f["package"], []).append(f)
     tok_bytes = token_byte_lengths(tok)
-    models = [("today", load_checkpoint(args.checkpoint), args.repository_weights)]
+    models = []
+    if args.repository_weights:  # "" scores only --head-checkpoint
+        models.append(("today", load_checkpoint(args.checkpoint), args.repository_weights))
     if args.head_checkpoint:
         learned = torch.load(args.head_checkpoint, weights_only=False)["repository_weight"]
         models.append(("head", load_checkpoint(args.head_checkpoint), str(learned)))
@@ -796,7 +798,8 @@ def repository_stage(args, tok, files, log):
             for key, buckets in totals.items()
         },
     }
-    out = args.out / f"repository-{args.repository_split}.json"
+    tag = "-head" if not args.repository_weights else ""
+    out = args.out / f"repository-{args.repository_split}{tag}.json"
     out.write_text(json.dumps(report, indent=1))
     for key, buckets in report["rows"].items():
         for b, r in buckets.items():
@@ -933,7 +936,7 @@ def parse_args(argv=None):
     p.add_argument("--stages", default=",".join(DEFAULT_STAGES), help="comma-separated")
     p.add_argument("--repository-split", default="valid", help="valid (tuning) or test")
     p.add_argument("--repository-tokens", type=int, default=16384, help="the state's budget")
-    p.add_argument("--repository-weights", default="1.0", help="comma-separated, for --checkpoint")
+    p.add_argument("--repository-weights", default="1.0", help="for --checkpoint ('': skip it)")
     p.add_argument("--head-checkpoint", type=Path, default=None, help="train_head.py --export")
     p.add_argument("--files-per-package", type=int, default=0, help="seeded subset (0: all)")
     p.add_argument("--min-tokens", type=int, default=1000, help="files of the six-way suite")

@@ -256,12 +256,13 @@ def test_repository_stage_scores_each_file_with_its_package_by_position(tmp_path
     for split in ("valid", "test"):
         (corpus / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    evaluate_suite.main(
+    args = (
         ["--checkpoint", str(ckpt), "--head-checkpoint", str(head), "--corpus", str(corpus)]
         + ["--tokenizer", str(ROOT / "models" / "fw-code-small" / "tokenizer.json")]
         + ["--out", str(out), "--stages", "repository", "--min-tokens", "5"]
         + ["--repository-weights", "0,1"]
     )
+    evaluate_suite.main(args)
     rows = json.loads((out / "repository-valid.json").read_text())["rows"]
     assert set(rows) == {"today w=0", "today w=1", "head w=0.5"}
     zero, one = rows["today w=0"]["all"], rows["today w=1"]["all"]
@@ -269,3 +270,7 @@ def test_repository_stage_scores_each_file_with_its_package_by_position(tmp_path
     assert zero["fwl_workspace"] == pytest.approx(zero["adapted_whole_file"], rel=1e-5)
     assert one["fwl_workspace"] != pytest.approx(one["adapted_whole_file"], rel=1e-5)
     assert rows["today w=1"]["0-512"]["files"] == 3 and rows["today w=1"]["4k+"]["files"] == 0
+    head_only = args[:-1] + [""]  # no weights for --checkpoint: the head alone, in its own file
+    evaluate_suite.main(head_only)
+    rows = json.loads((out / "repository-valid-head.json").read_text())["rows"]
+    assert set(rows) == {"head w=0.5"}
