@@ -294,16 +294,6 @@ def save(path: Path, head: Head, opt, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def load_trained(folder: Path, checkpoint: Path):
-    """The shipped model with a trained head, and the learned repository weight."""
-    from recover_checkpoint import recover  # noqa: PLC0415
-
-    model, _ = recover(folder)
-    head = Head(model, 1.0)
-    head.load_state_dict(torch.load(checkpoint, weights_only=False)["head"])
-    return model.float().eval(), float(head.repository_weight())
-
-
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
@@ -336,8 +326,10 @@ def main(argv=None):
         print(f"resumed from step {state['step']} ({state['elapsed_s'] / 60:.1f} min spent)")
     if args.export:
         full = args.out / "checkpoint-full.pt"
-        torch.save({"model": model.state_dict(), "config": model.cfg.to_dict(), **state}, full)
-        print(f"{full}: repository weight {float(head.repository_weight()):.4f}")
+        weight = head.repository_weight().item()
+        info = {**state, "args": {"seq_len": args.seq_len}, "repository_weight": weight}
+        torch.save({"model": model.state_dict(), "config": model.cfg.to_dict(), **info}, full)
+        print(f"{full}: repository weight {weight:.4f}")
         return 0
     tok = Tokenizer.from_file(str(args.model / "tokenizer.json"))
     t0 = time.time()
