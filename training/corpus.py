@@ -27,6 +27,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import random
 import re
 import sys
 import tarfile
@@ -540,10 +541,16 @@ def download(pkg: dict, downloads: str, retries: int = 3) -> tuple[str, bool]:
 # --------------------------------------------------------------------------------------------------
 
 
-def load_manifest(path: str) -> list[dict]:
+def load_manifest(path: str, train_sample: int = 0, seed: int = 27) -> list[dict]:
+    """The manifest's packages, held-out splits first; train_sample > 0 keeps that many train
+    packages, drawn with random.Random(seed) (the head training's corpus: train_head.py)."""
     with open(path, encoding="utf-8") as f:
         manifest = json.load(f)
     pkgs = manifest["packages"]
+    if train_sample:
+        train = [p for p in pkgs if p["split"] == "train"]
+        random.Random(seed).shuffle(train)
+        pkgs = [p for p in pkgs if p["split"] != "train"] + train[:train_sample]
     for p in pkgs:
         if p["split"] not in SPLITS:
             raise ValueError(f"bad split for {package_key(p)}: {p['split']}")
@@ -559,9 +566,11 @@ def write_atomic(path: str, chunks) -> None:
     os.replace(tmp, path)
 
 
-def fetch(manifest: str, downloads: str, out: str, workers: int, procs: int) -> int:
+def fetch(
+    manifest: str, downloads: str, out: str, workers: int, procs: int, train_sample: int = 0
+) -> int:
     t0 = time.time()
-    pkgs = load_manifest(manifest)
+    pkgs = load_manifest(manifest, train_sample)
     print(f"manifest: {len(pkgs)} packages", flush=True)
 
     # 1. Download (threads) into the cache.
@@ -752,9 +761,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--workers", type=int, default=8, help="download threads")
     ap.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1), help="extractors")
+    ap.add_argument("--train-sample", type=int, default=0, help="fetch: N seeded train packages")
     args = ap.parse_args(argv)
     if args.command == "fetch":
-        return fetch(args.manifest, args.downloads, args.out, args.workers, args.procs)
+        return fetch(
+            args.manifest, args.downloads, args.out, args.workers, args.procs, args.train_sample
+        )
     if args.command == "files":
         dest = args.dest or os.path.join(os.path.dirname(args.out), f"{args.split}-files")
         return cmd_files(args.out, args.split, dest)

@@ -493,3 +493,18 @@ def test_shipped_manifest_keeps_held_out_groups_apart():
     assert not [p["name"] for p in pkgs if p["split"] == "train" and p["group"] in held_out]
     assert len({(p["ecosystem"], p["name"]) for p in pkgs}) == len(pkgs)
     assert all(p["license"] and p["license"] != "UNKNOWN" for p in pkgs)
+
+
+def test_a_train_sample_keeps_every_held_out_package_and_a_seeded_draw_of_train(tmp_path):
+    pkgs = [{"ecosystem": "npm", "name": f"t{i}", "split": "train"} for i in range(20)]
+    pkgs += [{"ecosystem": "pypi", "name": "v", "split": "valid"}]
+    pkgs += [{"ecosystem": "npm", "name": "x", "split": "test"}]
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"packages": pkgs}))
+    full = corpus.load_manifest(str(path))
+    assert [p["split"] for p in full[:2]] == ["valid", "test"] and len(full) == 22
+    one = corpus.load_manifest(str(path), train_sample=5)
+    assert len(one) == 7 and {p["name"] for p in one[:2]} == {"v", "x"}
+    assert one == corpus.load_manifest(str(path), train_sample=5), "the same draw every time"
+    other = corpus.load_manifest(str(path), train_sample=5, seed=1)
+    assert {p["name"] for p in other} != {p["name"] for p in one}
