@@ -542,8 +542,8 @@ def download(pkg: dict, downloads: str, retries: int = 3) -> tuple[str, bool]:
 
 
 def load_manifest(path: str, train_sample: int = 0, seed: int = 27) -> list[dict]:
-    """The manifest's packages, held-out splits first; train_sample > 0 keeps that many train
-    packages, drawn with random.Random(seed) (the head training's corpus: train_head.py)."""
+    """The manifest's packages by split; train_sample > 0 keeps every held-out package and that many
+    train packages, drawn with random.Random(seed) (the head training's corpus: train_head.py)."""
     with open(path, encoding="utf-8") as f:
         manifest = json.load(f)
     pkgs = manifest["packages"]

@@ -502,9 +502,10 @@ def test_a_train_sample_keeps_every_held_out_package_and_a_seeded_draw_of_train(
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps({"packages": pkgs}))
     full = corpus.load_manifest(str(path))
-    assert [p["split"] for p in full[:2]] == ["valid", "test"] and len(full) == 22
+    assert len(full) == 22
     one = corpus.load_manifest(str(path), train_sample=5)
-    assert len(one) == 7 and {p["name"] for p in one[:2]} == {"v", "x"}
+    held_out = [p["name"] for p in one if p["split"] != "train"]
+    assert len(one) == 7 and held_out == ["v", "x"]
     assert one == corpus.load_manifest(str(path), train_sample=5), "the same draw every time"
     other = corpus.load_manifest(str(path), train_sample=5, seed=1)
     assert {p["name"] for p in other} != {p["name"] for p in one}
