@@ -1,6 +1,7 @@
 """Train the FWL head on repository sequences with the body frozen, on a CPU (issue 27).
 
-    python training/train_head.py --corpus data/corpus-head --out runs/head-repo --budget-min 80
+    python training/corpus.py fetch --train-sample 70 --out data/corpus-head   # 160 MB of source
+    python training/train_head.py --corpus data/corpus-head --out runs/head-repo --budget-min 70
 
 Starts from the shipped model folder (its weights rebuilt by recover_checkpoint.py). A training
 example is one file of a train package, scored with its own decayed state (as train.py does) plus a
