@@ -360,7 +360,8 @@ def main(argv=None):
     def checkpoint():
         state["elapsed_s"] = time.time() - run_start
         state["files"] = sorted(seen)
-        save(ckpt_path, head, opt, {**state, "args": {k: str(v) for k, v in vars(args).items()}})
+        saved = {k: str(v).replace(f"{ROOT}/", "") for k, v in vars(args).items()}
+        save(ckpt_path, head, opt, {**state, "args": saved})
 
     budget_s = args.budget_min * 60
     run_start = time.time() - state["elapsed_s"]
