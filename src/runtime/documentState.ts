@@ -164,8 +164,6 @@ interface FoldedSums {
   left: CompactState[];
   /** sum over folded chunks j after the block of lambda^(first_j - to - 1) fromStart_j, likewise. */
   right: CompactState[];
-  /** The last state returned, for repeated queries at the same position. */
-  at: { t: number; mode: StateMode; state: FastWeightState } | undefined;
 }
 
 interface ChunkLayout {
@@ -248,8 +246,6 @@ interface CursorCache {
   /** Chunks leftEdge..chunk-1 and chunk+1..rightEdge are in the sums. */
   leftEdge: number;
   rightEdge: number;
-  /** The last state returned, for repeated queries at the same position. */
-  at: { t: number; state: FastWeightState } | undefined;
 }
 
 /**
@@ -379,10 +375,9 @@ export class DocumentState {
       if (sn.trace) parts.traces += sn.trace.hidden.byteLength + kvBytes(sn.trace.rows);
     }
     const f = this.foldedSums;
-    if (f)
-      parts.sums += sum([...f.left, ...f.right].map((x) => x.byteLength)) + (f.at?.state.byteLength ?? 0);
+    if (f) parts.sums += sum([...f.left, ...f.right].map((x) => x.byteLength));
     const cc = this.cursorCache;
-    if (cc) parts.sums += cc.left.byteLength + cc.right.byteLength + (cc.at?.state.byteLength ?? 0);
+    if (cc) parts.sums += cc.left.byteLength + cc.right.byteLength;
     return parts;
   }
 
@@ -447,7 +442,6 @@ export class DocumentState {
       folded: new Set(layout.filter((x) => !near.has(x.key)).map((x) => x.key)),
       left: sideSum(before, (x) => Math.pow(lam, from - 1 - x.last), false),
       right: sideSum(after, (x) => Math.pow(lam, x.first - to - 1), true),
-      at: undefined,
     };
     for (const key of [...this.computed.keys()]) if (!near.has(key)) this.computed.delete(key);
     this.groupOf.clear();
@@ -488,7 +482,6 @@ export class DocumentState {
    */
   private foldedStateAt(t: number, mode: StateMode): FastWeightState {
     const f = this.foldedSums!;
-    if (f.at?.t === t && f.at.mode === mode) return f.at.state;
     const lam = this.rt.config.fwl.decay;
     const state = this.rt.newState();
     const block = this.nearBlock();
@@ -510,7 +503,6 @@ export class DocumentState {
         for (const part of f.right) terms.push({ state: part, w: Math.pow(lam, to - u) });
     }
     if (terms.length > 0) CompactState.accumulate(state, terms);
-    f.at = { t, mode, state };
     return state;
   }
 
@@ -537,7 +529,6 @@ export class DocumentState {
   /** Frees the summed state at the cursor (rebuilt on the next query); for documents not in use. */
   dropCursorCache(): void {
     this.cursorCache = undefined;
-    if (this.foldedSums) this.foldedSums.at = undefined;
     this.snapshots.clear();
   }
 
@@ -733,7 +724,6 @@ export class DocumentState {
       last: cursor.last,
       leftEdge: n - (leftCount ?? 0),
       rightEdge: n + (rightCount ?? 0),
-      at: undefined,
     };
     // Chunks beyond the edges that now weigh enough (the same rule as a fresh sum).
     this.extendLeft(carried);
@@ -836,10 +826,8 @@ export class DocumentState {
       if (x.key !== key) return;
       if (j >= c.leftEdge && j < c.chunk) {
         contributions.fromEnd.addScaledTo(c.left, Math.pow(lam, c.first - 1 - x.last));
-        c.at = undefined;
       } else if (c.mode === 'whole_file' && j > c.chunk && j <= c.rightEdge) {
         contributions.fromStart.addScaledTo(c.right, Math.pow(lam, x.first - c.last - 1));
-        c.at = undefined;
       }
     });
   }
@@ -1146,7 +1134,6 @@ export class DocumentState {
         last,
         leftEdge: idx,
         rightEdge: idx,
-        at: undefined,
       };
       this.extendLeft(cache);
       if (mode === 'whole_file') this.extendRight(cache);
@@ -1161,12 +1148,10 @@ export class DocumentState {
       }
       this.cursorCache = cache;
     }
-    if (cache.at?.t === t) return cache.at.state;
     const wl = Math.pow(lam, Math.max(0, t - cache.first));
     const wr = Math.pow(lam, Math.max(0, cache.last - t));
-    const state = this.rt.newState().sumScaled(cache.left, wl, cache.right, wr);
-    cache.at = { t, state };
-    return state;
+    // Summed per query (about half a millisecond), not kept: a kept copy cost 2 MB per document (issue 25).
+    return this.rt.newState().sumScaled(cache.left, wl, cache.right, wr);
   }
 
   private contributionsOf(j: number): ChunkContributions | undefined {
@@ -1331,7 +1316,7 @@ export class DocumentState {
       scaleAndAdd(c.right, s, leaving, -s * Math.pow(lam, b.first - a.last - 1));
       c.rightEdge = Math.max(c.rightEdge, i + 1);
     }
-    Object.assign(c, { chunk: i + 1, first: b.first, last: b.last, at: undefined });
+    Object.assign(c, { chunk: i + 1, first: b.first, last: b.last });
     if (c.mode === 'whole_file') this.extendRight(c);
   }
 
@@ -1354,7 +1339,7 @@ export class DocumentState {
       );
       c.rightEdge = Math.max(c.rightEdge, i);
     }
-    Object.assign(c, { chunk: i - 1, first: b.first, last: b.last, at: undefined });
+    Object.assign(c, { chunk: i - 1, first: b.first, last: b.last });
     this.extendLeft(c);
   }
 }
