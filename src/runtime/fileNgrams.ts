@@ -16,6 +16,7 @@
  * counts of a few blocks and undo finds the same keys again.
  */
 import { blockAt, type TokenizedText } from './blockTokenizer';
+import { ContextTable } from './contextTable';
 
 export interface NgramCacheParams {
   /** Back-off strength: how much a seen context still trusts the shorter one. */
@@ -37,12 +38,6 @@ export const DEFAULT_NGRAM_PARAMS: NgramCacheParams = {
   beta: 1.0,
   gate: [-4.263, 2.493, 0.146, 2.011, 0.648],
 };
-
-/**
- * Heap bytes of a context node with its continuations, and its entry in the trie's Map: measured heap growth
- * on held-out files of 14,000-31,000 tokens is within 8% of the estimate (about 450-700 bytes per token).
- */
-const NODE_BYTES = 128;
 
 /** Longest context in tokens (order 8: seven tokens predict the eighth). */
 export const MAX_CONTEXT = 7;
@@ -75,34 +70,6 @@ export function cacheEnabled(params: NgramCacheParams): boolean {
   return params.weight === undefined || params.weight > 0;
 }
 
-/**
- * A context of k tokens; its children extend it one token further back. Most long contexts have one
- * continuation, so the first lives in the node (`token`, `count`) and a Map exists only for the others.
- */
-interface ContextNode {
-  id: number;
-  total: number;
-  token: number;
-  count: number;
-  others: Map<number, number> | undefined;
-}
-
-/** Adds `times` to the count of `x` after context `c` (x is never both the inline one and in `others`). */
-function countNext(c: ContextNode, x: number, times: number): void {
-  if (x === c.token) {
-    c.count += times;
-  } else if (c.count <= 0 && !c.others?.has(x)) {
-    c.token = x;
-    c.count = times;
-  } else {
-    const others = (c.others ??= new Map());
-    const n = (others.get(x) ?? 0) + times;
-    if (n > 0) others.set(x, n);
-    else others.delete(x);
-    if (others.size === 0) c.others = undefined;
-  }
-}
-
 interface BlockEntry {
   /** The block's ids preceded by its left context (up to MAX_CONTEXT ids). */
   ids: readonly number[];
@@ -115,8 +82,7 @@ export class FileNgrams {
    * Contexts as a trie read backwards from the predicted token: the node of (c_{-k}, ..., c_{-1}) is keyed by
    * its parent's id (the context without c_{-k}; 0 for the empty one) times the vocabulary plus c_{-k}.
    */
-  private readonly nodes = new Map<number, ContextNode>();
-  private nextId = 1;
+  private readonly nodes = new ContextTable();
   /** Allocated with the first count, freed by clear(): empty caches cost nothing. */
   private unigram: Int32Array | undefined;
   private unigramTotal = 0;
@@ -134,12 +100,17 @@ export class FileNgrams {
     return this.unigramTotal;
   }
 
+  /** Contexts held (the nodes of the trie). */
+  get contextCount(): number {
+    return this.nodes.size;
+  }
+
   /**
    * Heap size estimate: the unigram table, the trie's context nodes and the block keys and ids.
    */
   get byteLength(): number {
     const blocks = this.blocks.size * 120 + this.blockChars * 2 + this.blockIds * 8;
-    return (this.unigram?.byteLength ?? 0) + this.nodes.size * NODE_BYTES + blocks;
+    return (this.unigram?.byteLength ?? 0) + this.nodes.byteLength + blocks;
   }
 
   clear(): void {
@@ -292,16 +263,9 @@ export class FileNgrams {
       this.unigramTotal += times;
       let parent = 0;
       for (let k = 1; k <= MAX_CONTEXT && j - k >= 0; k++) {
-        const key = parent * this.vocab + ids[j - k]!;
-        let c = this.nodes.get(key);
-        if (!c) {
-          c = { id: this.nextId++, total: 0, token: -1, count: 0, others: undefined };
-          this.nodes.set(key, c);
-        }
-        parent = c.id;
-        c.total += times;
-        countNext(c, x, times);
-        if (c.total <= 0) this.nodes.delete(key);
+        const slot = this.nodes.findOrAdd(parent * this.vocab + ids[j - k]!);
+        parent = this.nodes.id(slot);
+        this.nodes.count(slot, x, times);
       }
     }
   }
@@ -318,24 +282,21 @@ export class FileNgrams {
     const match: CacheMatch = { order: 0, count: this.unigramTotal, top: 0 };
     let parent = 0;
     for (let k = 1; k <= MAX_CONTEXT && k <= context.length; k++) {
-      const c = this.nodes.get(parent * this.vocab + context[context.length - k]!);
-      if (!c) break;
-      parent = c.id;
-      const scale = beta / (c.total + beta);
+      const slot = this.nodes.find(parent * this.vocab + context[context.length - k]!);
+      if (slot < 0) break;
+      parent = this.nodes.id(slot);
+      const total = this.nodes.total(slot);
+      const scale = beta / (total + beta);
       for (let i = 0; i < this.vocab; i++) out[i] = out[i]! * scale;
-      const share = 1 / (c.total + beta);
+      const share = 1 / (total + beta);
       let most = 0;
-      if (c.count > 0) {
-        out[c.token] = out[c.token]! + c.count * share;
-        most = c.count;
-      }
-      for (const [x, n] of c.others ?? []) {
+      this.nodes.forEachNext(slot, (x, n) => {
         out[x] = out[x]! + n * share;
         if (n > most) most = n;
-      }
+      });
       match.order = k;
-      match.count = c.total;
-      match.top = most / c.total;
+      match.count = total;
+      match.top = most / total;
     }
     return match;
   }

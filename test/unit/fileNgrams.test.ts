@@ -214,7 +214,7 @@ describe('file n-gram cache', () => {
       const fresh = new FileNgrams(rt.config.vocab_size);
       fresh.update(tokenized, from, to, skip);
       assert.equal(moved.tokenCount, fresh.tokenCount);
-      assert.equal(moved.byteLength, fresh.byteLength);
+      assert.equal(moved.contextCount, fresh.contextCount);
       const context = tokenized.ids
         .slice(0, tokenized.blocks[Math.max(0, (skip[0] ?? 1) - 1)]!.firstToken)
         .slice(-MAX_CONTEXT);
@@ -272,7 +272,7 @@ describe('file n-gram cache', () => {
       const fresh = new FileNgrams(V);
       fresh.update(new BlockTokenizer(rt.tokenizer).tokenize(text));
       assert.equal(incremental.tokenCount, fresh.tokenCount);
-      assert.equal(incremental.byteLength, fresh.byteLength);
+      assert.equal(incremental.contextCount, fresh.contextCount);
       for (const at of [3, 50, 120, 400]) {
         const context = tokenized.ids.slice(at - MAX_CONTEXT, at);
         const match = incremental.distribution(context, 1, out);
@@ -314,7 +314,7 @@ describe('file n-gram cache', () => {
       const fresh = new FileNgrams(V);
       fresh.update(new BlockTokenizer(rt.tokenizer).tokenize(text), from, to, skip);
       assert.equal(incremental.tokenCount, fresh.tokenCount, `step ${step}`);
-      assert.equal(incremental.byteLength, fresh.byteLength, `step ${step}`);
+      assert.equal(incremental.contextCount, fresh.contextCount, `step ${step}`);
       for (const where of [0.2, 0.5, 0.9]) {
         const t = Math.floor(tokenized.ids.length * where);
         const context = tokenized.ids.slice(t - MAX_CONTEXT, t);
