@@ -12,7 +12,7 @@
  * its exact key/value cache; a pass that starts elsewhere first feeds the WARMUP_TOKENS before it.
  */
 import { BlockTokenizer, TokenizedText } from './blockTokenizer';
-import { CompactKv, compactKv, compactKvBytes, expandKv } from './compactKv';
+import { CompactKv, compactKv, compactKvBytes, expandKv, extendCompactKv } from './compactKv';
 import { CompactState } from './compactState';
 import { FastWeightState, StateMode } from './fastWeights';
 import { FastWeightsRuntime, KvCache } from './runtime';
@@ -219,7 +219,7 @@ interface RunKeys {
 }
 
 function isCompact(kv: KvCache | CompactKv): kv is CompactKv {
-  return !(kv.keys instanceof Float32Array);
+  return 'pieces' in kv;
 }
 
 function fullKv(kv: KvCache | CompactKv): KvCache {
@@ -232,6 +232,8 @@ interface RunEnd {
   past: KvCache;
   shift: number;
   exact: boolean;
+  /** The last int8 snapshot the run kept, and the position it ends at (the next one shares its rows). */
+  compact: { kv: CompactKv; end: number } | undefined;
 }
 
 interface CursorCache {
@@ -370,10 +372,13 @@ export class DocumentState {
       sum([...g.fromEnd, ...g.fromStart].map((x) => x.byteLength));
     for (const g of new Set(this.groupOf.values())) parts.contributions += groupBytes(g);
     for (const g of this.spareGroups) parts.spare += groupBytes(g);
+    const compact: CompactKv[] = [];
     for (const sn of this.snapshots.values()) {
-      parts.snapshots += isCompact(sn.kv) ? compactKvBytes(sn.kv) : kvBytes(sn.kv);
+      if (isCompact(sn.kv)) compact.push(sn.kv);
+      else parts.snapshots += kvBytes(sn.kv);
       if (sn.trace) parts.traces += sn.trace.hidden.byteLength + kvBytes(sn.trace.rows);
     }
+    parts.snapshots += compactKvBytes(...compact); // (blocks shared by snapshots counted once)
     const f = this.foldedSums;
     if (f) parts.sums += sum([...f.left, ...f.right].map((x) => x.byteLength));
     const cc = this.cursorCache;
@@ -853,6 +858,7 @@ export class DocumentState {
   ): Promise<RunEnd> {
     const rt = this.rt;
     const d = rt.config.d_model;
+    const dh = rt.config.head_dim;
     const lam = rt.config.fwl.decay;
     const priority = options.priority ?? 'background';
     const unit = <R>(fn: () => Promise<R>): Promise<R> => {
@@ -862,8 +868,20 @@ export class DocumentState {
         return fn();
       });
     };
-    const keep = (key: string, kv: KvCache): KvCache | CompactKv =>
-      keys.fp32.has(key) ? kv : compactKv(kv, rt.config.head_dim);
+    // The pass's last int8 snapshot: the next one (positions end - past.length .. end) shares its rows.
+    let compact: RunEnd['compact'] = carried?.compact;
+    const keep = (key: string, kv: KvCache, end: number): KvCache | CompactKv => {
+      if (keys.fp32.has(key)) return kv;
+      const start = end - kv.length;
+      const prev = compact;
+      const prevStart = prev ? prev.end - prev.kv.length : 0;
+      const shares = prev && prev.end <= end && prev.end > start && prevStart <= start;
+      const out = shares
+        ? extendCompactKv(prev.kv, start - prevStart, rt.sliceKv(kv, prev.end - start, kv.length), dh)
+        : compactKv(kv, dh);
+      compact = { kv: out, end };
+      return out;
+    };
     const warmup = options.warmupTokens ?? WARMUP_TOKENS;
     const first = chunks[0]!.first;
     const startKey = this.snapshotKey(ids, first);
@@ -882,6 +900,7 @@ export class DocumentState {
     let past: KvCache = carried?.past ?? (start ? fullKv(start.kv) : rt.emptyKv());
     // Positions are fed shifted so that the snapshot's keys keep their distances to the new queries.
     const shift = carried?.shift ?? (start ? start.at - from : 0);
+    if (!carried && start && isCompact(start.kv)) compact = { kv: start.kv, end: from };
     const exact = carried?.exact ?? start?.exact ?? from === 0;
     let done = from; // positions whose hidden states are known
     // The trace being recorded for the current chunk, attached to its snapshot once the chunk is done.
@@ -901,7 +920,7 @@ export class DocumentState {
           // (The snapshot the pass started from stays as it is, unless it is int8 where fp32 is wanted.)
           const same = snapshot && done === first && isCompact(snapshot.kv) === !keys.fp32.has(key);
           if (keys.snapshot.has(key) && !same)
-            this.snapshots.set(key, { kv: keep(key, past), at: done + shift, exact });
+            this.snapshots.set(key, { kv: keep(key, past, done), at: done + shift, exact });
           if (keys.trace.has(key)) {
             const fresh = {
               ids: ids.slice(chunk.first, chunk.last + 1),
@@ -959,9 +978,9 @@ export class DocumentState {
     const endKey = this.snapshotKey(ids, to);
     const there = this.snapshots.get(endKey);
     if (keys.snapshot.has(endKey) && (!there?.trace || (exact && !there.exact))) {
-      this.snapshots.set(endKey, { kv: keep(endKey, past), at: to + shift, exact });
+      this.snapshots.set(endKey, { kv: keep(endKey, past, to), at: to + shift, exact });
     }
-    return { end: to, past, shift, exact };
+    return { end: to, past, shift, exact, compact };
   }
 
   /**

@@ -1,0 +1,69 @@
+import * as assert from 'node:assert/strict';
+import { compactKv, compactKvBytes, expandKv, extendCompactKv } from '../../src/runtime/compactKv';
+import type { KvCache } from '../../src/runtime/runtime';
+import { seededRandom } from './helpers';
+
+const HEADS = 3;
+const DH = 16;
+
+/** A cache of `length` positions, [HEADS, length, DH], values distinct per position. */
+function randomKv(length: number, random: () => number): KvCache {
+  const n = HEADS * length * DH;
+  return {
+    keys: Float32Array.from({ length: n }, () => random() * 4 - 2),
+    values: Float32Array.from({ length: n }, () => random() * 0.2 - 0.1),
+    length,
+  };
+}
+
+/** Positions [from, to) of a cache. */
+function slice(kv: KvCache, from: number, to: number): KvCache {
+  const len = to - from;
+  const keys = new Float32Array(HEADS * len * DH);
+  const values = new Float32Array(HEADS * len * DH);
+  for (let r = 0; r < HEADS; r++) {
+    const src = (r * kv.length + from) * DH;
+    keys.set(kv.keys.subarray(src, src + len * DH), r * len * DH);
+    values.set(kv.values.subarray(src, src + len * DH), r * len * DH);
+  }
+  return { keys, values, length: len };
+}
+
+describe('int8 key/value snapshots that share rows', () => {
+  it('a snapshot extended from the one before equals a snapshot of its own, row for row', () => {
+    const random = seededRandom(25);
+    // One body pass: the keys and values of 600 positions; snapshots of the last 255 at several chunk starts.
+    const pass = randomKv(600, random);
+    const window = 255;
+    let shared = compactKv(slice(pass, 0, 100), DH); // (shorter than the window: the document's start)
+    let end = 100;
+    const kept = [shared];
+    for (const next of [215, 330, 331, 470, 600]) {
+      const start = Math.max(0, next - window);
+      const prevStart = end - shared.length;
+      shared = extendCompactKv(shared, start - prevStart, slice(pass, end, next), DH);
+      end = next;
+      kept.push(shared);
+      const own = compactKv(slice(pass, start, next), DH);
+      assert.equal(shared.length, next - start);
+      const a = expandKv(shared);
+      const b = expandKv(own);
+      assert.deepEqual(a.keys, b.keys, `keys at ${next}`);
+      assert.deepEqual(a.values, b.values, `values at ${next}`);
+    }
+    // Six snapshots of up to 255 positions hold the 600 positions' rows once.
+    const once = compactKvBytes(compactKv(pass, DH));
+    assert.equal(compactKvBytes(...kept), once);
+    const separate = kept.reduce((n, kv) => n + compactKvBytes(compactKv(expandKv(kv), DH)), 0);
+    assert.ok(separate > 2 * once, `${separate} against ${once}`);
+  });
+
+  it('dropping all the rows before keeps none of their blocks', () => {
+    const random = seededRandom(7);
+    const a = compactKv(randomKv(50, random), DH);
+    const b = extendCompactKv(a, 50, randomKv(20, random), DH);
+    assert.equal(b.pieces.length, 1);
+    assert.equal(b.length, 20);
+    assert.ok(compactKvBytes(b) < compactKvBytes(a));
+  });
+});
