@@ -135,11 +135,18 @@ function groupSize(distance: number): number {
 /**
  * Consecutive chunks whose contributions are kept summed, as one chunk from its first position to its last
  * would be: seen from the right through fromEnd (weights lambda^(last - s)), from the left through fromStart.
- * Exact for a cursor outside the group; a cursor inside it needs its chunks again.
+ * Exact for a cursor on the side it was summed for; a cursor inside it or beyond it needs its chunks again.
  */
 interface ChunkGroup {
   keys: string[];
-  /** Each sum as parts to add: int8 rows, and near the cursor the int8 rows of what they missed too. */
+  /**
+   * The side of the cursor chunk the group lay on when it was summed: only the sum seen from there is kept
+   * (fromEnd for a group on the left, fromStart on the right; the other is empty), half the bytes of both
+   * (issue 25). A cursor that crosses the group makes the next build compute its chunks again; until then
+   * the kept sum stands in for the missing one (the same total weight, the positions weighted in reverse).
+   */
+  side: 'left' | 'right';
+  /** Each sum as parts to add (int8 rows). */
   fromEnd: CompactState[];
   fromStart: CompactState[];
   tokens: number;
@@ -216,6 +223,15 @@ interface RunKeys {
   snapshot: ReadonlySet<string>;
   fp32: ReadonlySet<string>;
   trace: ReadonlySet<string>;
+}
+
+/**
+ * A group's sum as a cursor on `side` of it sees it: the kept one, or where the group was summed for the
+ * other side, that one in its stead (see ChunkGroup.side).
+ */
+function seenFrom(g: ChunkGroup, side: 'left' | 'right'): CompactState[] {
+  const wanted = side === 'left' ? g.fromEnd : g.fromStart;
+  return wanted.length > 0 ? wanted : side === 'left' ? g.fromStart : g.fromEnd;
 }
 
 function isCompact(kv: KvCache | CompactKv): kv is CompactKv {
@@ -569,11 +585,13 @@ export class DocumentState {
     const found = layout.findIndex((c) => c.last >= cursor);
     const cursorChunk = found >= 0 ? found : Math.max(0, layout.length - 1);
     this.cursorChunk = cursorChunk;
-    // The chunks near the cursor one by one again: their groups are computed anew.
+    // The chunks near the cursor one by one again, and those of groups the cursor crossed: their groups
+    // are computed anew.
     for (let i = cursorChunk - FINE_CHUNKS; i <= cursorChunk + FINE_CHUNKS; i++) {
       const g = i >= 0 && i < layout.length ? this.groupOf.get(layout[i]!.key) : undefined;
       if (g) this.dissolve(g);
     }
+    for (const g of this.crossedGroups(cursorChunk)) this.dissolve(g);
     const missing = layout.map((c, i) => (this.covered(c) ? -1 : i)).filter((i) => i >= 0);
     // A run that starts where the previous one ended continues its key/value cache (exact, no warm-up).
     // Runs alternate between both sides of the cursor, so keep the ends of the last two.
@@ -1162,8 +1180,9 @@ export class DocumentState {
       if (g) {
         const head = chunks.findIndex((x) => x.key === g.keys[0]);
         const ahead = chunks[head]!.first + chunks[head + g.keys.length - 1]!.last >= 2 * t;
-        if (ahead && mode === 'whole_file') for (const x of g.fromStart) x.addScaledTo(cache.right, 1);
-        else if (!ahead) for (const x of g.fromEnd) x.addScaledTo(cache.left, 1);
+        if (ahead && mode === 'whole_file')
+          for (const x of seenFrom(g, 'right')) x.addScaledTo(cache.right, 1);
+        else if (!ahead) for (const x of seenFrom(g, 'left')) x.addScaledTo(cache.left, 1);
       }
       this.cursorCache = cache;
     }
@@ -1187,7 +1206,7 @@ export class DocumentState {
     const own = this.computed.get(x.key);
     if (own) return [own.fromEnd];
     const g = this.groupOf.get(x.key);
-    return g && g.keys[g.keys.length - 1] === x.key ? g.fromEnd : [];
+    return g && g.keys[g.keys.length - 1] === x.key ? seenFrom(g, 'left') : [];
   }
 
   /** What chunk x adds seen from its left (weighted from its first position): a group's sum at its first. */
@@ -1195,7 +1214,7 @@ export class DocumentState {
     const own = this.computed.get(x.key);
     if (own) return [own.fromStart];
     const g = this.groupOf.get(x.key);
-    return g && g.keys[0] === x.key ? g.fromStart : [];
+    return g && g.keys[0] === x.key ? seenFrom(g, 'right') : [];
   }
 
   /** Whether chunks near a cursor at `cursorOffset` are summed in groups (a build there computes them again). */
@@ -1204,9 +1223,21 @@ export class DocumentState {
     const t = this.blocks.tokensBefore(this.tokenized, cursorOffset);
     let idx = this.layout.findIndex((c) => c.last >= t);
     if (idx < 0) idx = this.layout.length - 1;
-    return this.layout
+    const near = this.layout
       .slice(Math.max(0, idx - FINE_CHUNKS), idx + FINE_CHUNKS + 1)
       .some((x) => this.groupOf.has(x.key));
+    return near || this.crossedGroups(idx).length > 0;
+  }
+
+  /** Groups not on the side of chunk `at` they were summed for (see ChunkGroup.side). */
+  private crossedGroups(at: number): ChunkGroup[] {
+    const index = new Map(this.layout.map((x, i) => [x.key, i]));
+    return [...new Set(this.groupOf.values())].filter((g) => {
+      const first = index.get(g.keys[0]!);
+      const last = index.get(g.keys[g.keys.length - 1]!);
+      if (first === undefined || last === undefined) return false;
+      return g.side === 'left' ? last >= at : first <= at;
+    });
   }
 
   /** Forgets a group: its chunks are missing until a build computes them (the cursor sums start afresh). */
@@ -1217,7 +1248,7 @@ export class DocumentState {
 
   /**
    * Sums runs of chunks farther than FINE_CHUNKS from the cursor chunk into groups, larger with the distance
-   * (groupSize), and frees their own contributions: a group's two sums cost what one chunk's do. Only chunks
+   * (groupSize), and frees their own contributions: a group's sum costs half of what one chunk's two do. Only chunks
    * of their own that occur once in the layout join a group (a key met twice would lose the other's
    * contributions), and not those in `keep`.
    */
@@ -1232,7 +1263,10 @@ export class DocumentState {
       let run: number[] = [];
       const close = (): void => {
         if (run.length >= 2) {
-          this.group(run.sort((x, y) => x - y));
+          this.group(
+            run.sort((x, y) => x - y),
+            dir < 0 ? 'left' : 'right',
+          );
           made = true;
         }
         run = [];
@@ -1263,11 +1297,11 @@ export class DocumentState {
   }
 
   /**
-   * Sums the chunks at layout indices `run` (consecutive, ascending) into one group, each sum rounded to int8
-   * rows once. (Two int8 parts, the second the rounding error of the first, were kept for groups within
+   * Sums the chunks at layout indices `run` (consecutive, ascending) into one group, as seen from the cursor's
+   * `side`, rounded to int8 rows once. (Two int8 parts, the second the rounding error of the first, were kept for groups within
    * 1,024 tokens of the cursor: twice the bytes for +0.003% bits per token on the valid split, bench:groups.)
    */
-  private group(run: number[]): void {
+  private group(run: number[], side: 'left' | 'right'): void {
     const lam = this.rt.config.fwl.decay;
     const chunks = run.map((j) => this.layout[j]!);
     const first = chunks[0]!.first;
@@ -1280,8 +1314,15 @@ export class DocumentState {
     };
     const g: ChunkGroup = {
       keys: chunks.map((x) => x.key),
-      fromEnd: sum(own.map((c, k) => ({ state: c.fromEnd, w: Math.pow(lam, last - chunks[k]!.last) }))),
-      fromStart: sum(own.map((c, k) => ({ state: c.fromStart, w: Math.pow(lam, chunks[k]!.first - first) }))),
+      side,
+      fromEnd:
+        side === 'left'
+          ? sum(own.map((c, k) => ({ state: c.fromEnd, w: Math.pow(lam, last - chunks[k]!.last) })))
+          : [],
+      fromStart:
+        side === 'right'
+          ? sum(own.map((c, k) => ({ state: c.fromStart, w: Math.pow(lam, chunks[k]!.first - first) })))
+          : [],
       tokens: own.reduce((n, c) => n + c.tokens, 0),
     };
     for (const key of g.keys) {
