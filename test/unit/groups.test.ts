@@ -102,6 +102,50 @@ describe('grouped far chunks', () => {
     }
   });
 
+  it('chunks past the two next to the cursor keep one sum; a cursor at one computes it again', async () => {
+    const rt = await runtime();
+    const options = { priority: 'foreground' as const, chunkTokens: CHUNK, groupFar: true };
+    const middle = Math.floor(TEXT.length / 2);
+    const doc = new DocumentState(rt);
+    await doc.rebuild(TEXT, { ...options, cursorOffset: middle });
+    const plain = new DocumentState(rt);
+    await plain.rebuild(TEXT, { ...options, cursorOffset: middle, groupFar: false });
+    const inside = doc as unknown as {
+      layout: { key: string; first: number; last: number }[];
+      computed: Map<string, { fromEnd?: unknown; fromStart?: unknown }>;
+    };
+    const layout = inside.layout;
+    const sums = (j: number): string => {
+      const c = inside.computed.get(layout[j]!.key)!;
+      return `${c.fromEnd ? 'end' : ''}${c.fromStart ? 'start' : ''}`;
+    };
+    const t = doc.positionForPrefix(TEXT.slice(0, middle));
+    const at = layout.findIndex((c) => c.last >= t);
+    assert.deepEqual(
+      [-4, -3, -2, 0, 2, 3, 4].map((k) => sums(at + k)),
+      ['end', 'end', 'endstart', 'endstart', 'endstart', 'start', 'start'],
+    );
+    // Within two chunks of the cursor chunk the state is that of the chunks one by one, as before.
+    for (const k of [-2, -1, 1, 2]) {
+      const p = layout[at + k]!.first + 1;
+      const diff = relativeDiff(doc.stateAt(p), plain.stateAt(p));
+      assert.ok(diff < 1e-2, `${k} chunks away: ${diff}`);
+    }
+    // Three chunks away the chunk there kept one sum: a build there computes it (and the groups come near).
+    const three = layout[at + 3]!.first + 1;
+    let o = middle; // (the text offset of position `three`)
+    while (o < TEXT.length && doc.positionForPrefix(TEXT.slice(0, o)) < three) o++;
+    assert.ok(doc.groupedNear(o), 'a build is due there');
+    await doc.rebuild(TEXT, { ...options, cursorOffset: o });
+    assert.ok(doc.lastBuildComputed >= 1, `${doc.lastBuildComputed} chunks computed`);
+    assert.ok(!doc.groupedNear(o), 'none after the build there');
+    const scratch = new DocumentState(rt);
+    await scratch.rebuild(TEXT, { ...options, cursorOffset: o, groupFar: false });
+    const u = doc.positionForPrefix(TEXT.slice(0, o));
+    const diff = relativeDiff(doc.stateAt(u), scratch.stateAt(u));
+    assert.ok(diff < 0.03, `state ${diff} off a build from scratch three chunks on`);
+  });
+
   it('compute a group again when an edit lands in it, and use it again on undo', async () => {
     const rt = await runtime();
     const options = { priority: 'foreground' as const, chunkTokens: CHUNK, groupFar: true };
