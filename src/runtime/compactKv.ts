@@ -93,6 +93,51 @@ export function expandKv(kv: CompactKv): KvCache {
   return { keys, values, length: kv.length };
 }
 
+/** Positions [from, to) of a block, as a block of their own (int8 rows copied, nothing rounded again). */
+function sliceBlock(block: KvBlock, from: number, to: number): KvBlock {
+  const dh = block.keys.cols;
+  const heads = block.keys.values.length / Math.max(1, block.length * dh);
+  const n = to - from;
+  const slice = (m: QuantizedMatrix): QuantizedMatrix => {
+    const values = new Int8Array(heads * n * dh);
+    const scales = new Float32Array(heads * n);
+    for (let r = 0; r < heads; r++) {
+      const src = r * block.length + from;
+      values.set(m.values.subarray(src * dh, (src + n) * dh), r * n * dh);
+      scales.set(m.scales.subarray(src, src + n), r * n);
+    }
+    return { kind: 'int8', values, scales, cols: dh };
+  };
+  return { keys: slice(block.keys), values: slice(block.values), length: n };
+}
+
+/**
+ * The same caches with each block cut to the positions they still use: a snapshot that shared the tail of
+ * an earlier one, since freed, held the whole of that one's block (issue 25). Lossless.
+ */
+export function repackKv(caches: readonly CompactKv[]): CompactKv[] {
+  const used = new Map<KvBlock, { from: number; to: number }>();
+  for (const kv of caches) {
+    for (const p of kv.pieces) {
+      const u = used.get(p.block);
+      used.set(p.block, u ? { from: Math.min(u.from, p.from), to: Math.max(u.to, p.to) } : p);
+    }
+  }
+  const cut = new Map<KvBlock, KvBlock>();
+  for (const [block, u] of used) {
+    if (u.from > 0 || u.to < block.length) cut.set(block, sliceBlock(block, u.from, u.to));
+  }
+  return caches.map((kv) => {
+    if (!kv.pieces.some((p) => cut.has(p.block))) return kv;
+    const pieces = kv.pieces.map((p) => {
+      const block = cut.get(p.block);
+      const shift = used.get(p.block)!.from;
+      return block ? { block, from: p.from - shift, to: p.to - shift } : p;
+    });
+    return { pieces, length: kv.length };
+  });
+}
+
 /** The blocks a cache holds (shared ones are counted once by compactKvBytes). */
 export function kvBlocks(kv: CompactKv): KvBlock[] {
   return kv.pieces.map((p) => p.block);

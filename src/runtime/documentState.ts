@@ -12,7 +12,7 @@
  * its exact key/value cache; a pass that starts elsewhere first feeds the WARMUP_TOKENS before it.
  */
 import { BlockTokenizer, TokenizedText } from './blockTokenizer';
-import { CompactKv, compactKv, compactKvBytes, expandKv, extendCompactKv } from './compactKv';
+import { CompactKv, compactKv, compactKvBytes, expandKv, extendCompactKv, repackKv } from './compactKv';
 import { CompactState } from './compactState';
 import { FastWeightState, StateMode } from './fastWeights';
 import { FastWeightsRuntime, KvCache } from './runtime';
@@ -654,6 +654,7 @@ export class DocumentState {
       this.editedGroups.clear();
       this.dropSnapshotsInGroups(ids);
     }
+    this.repackSnapshots();
     this.builtText = text;
     this.builtAt = Date.now();
     this.buildMs = performance.now() - t0;
@@ -1351,6 +1352,13 @@ export class DocumentState {
    * Frees the snapshots at chunk starts inside groups where no pass would start: a group is computed again
    * in runs of MAX_RUN_CHUNKS from its first chunk, so only the snapshots there are of use.
    */
+  /** Cuts the blocks of the int8 snapshots to the rows the snapshots kept still use (repackKv). */
+  private repackSnapshots(): void {
+    const compact = [...this.snapshots.values()].filter((sn) => isCompact(sn.kv));
+    const repacked = repackKv(compact.map((sn) => sn.kv as CompactKv));
+    compact.forEach((sn, i) => (sn.kv = repacked[i]!));
+  }
+
   private dropSnapshotsInGroups(ids: readonly number[]): void {
     for (const x of this.layout) {
       const g = this.groupOf.get(x.key);

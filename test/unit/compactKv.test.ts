@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { compactKv, compactKvBytes, expandKv, extendCompactKv } from '../../src/runtime/compactKv';
+import { compactKv, compactKvBytes, expandKv, extendCompactKv, repackKv } from '../../src/runtime/compactKv';
 import type { KvCache } from '../../src/runtime/runtime';
 import { seededRandom } from './helpers';
 
@@ -56,6 +56,25 @@ describe('int8 key/value snapshots that share rows', () => {
     assert.equal(compactKvBytes(...kept), once);
     const separate = kept.reduce((n, kv) => n + compactKvBytes(compactKv(expandKv(kv), DH)), 0);
     assert.ok(separate > 2 * once, `${separate} against ${once}`);
+  });
+
+  it('repacked, the snapshots still kept hold only the rows they use, the same rows', () => {
+    const random = seededRandom(11);
+    const pass = randomKv(500, random);
+    const first = compactKv(slice(pass, 0, 255), DH);
+    const second = extendCompactKv(first, 200, slice(pass, 255, 300), DH); // positions 200..300
+    const third = extendCompactKv(second, 90, slice(pass, 300, 480), DH); // positions 290..480
+    // The first two freed: the third alone held all of the second's block (45 positions) for 10 of them.
+    const [repacked] = repackKv([third]);
+    assert.deepEqual(expandKv(repacked!), expandKv(third));
+    const row = compactKvBytes(compactKv(slice(pass, 0, 1), DH));
+    assert.equal(compactKvBytes(third), 225 * row);
+    assert.equal(compactKvBytes(repacked!), 190 * row);
+    // Blocks every kept snapshot uses in full stay as they are (shared, not copied).
+    const again = repackKv([second, third]);
+    assert.equal(again[1]!.pieces[1]!.block, third.pieces[1]!.block);
+    assert.deepEqual(expandKv(again[0]!), expandKv(second));
+    assert.deepEqual(expandKv(again[1]!), expandKv(third));
   });
 
   it('dropping all the rows before keeps none of their blocks', () => {
