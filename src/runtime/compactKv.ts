@@ -18,6 +18,11 @@ interface KvBlock {
   keys: QuantizedMatrix;
   values: QuantizedMatrix;
   length: number;
+  /**
+   * Precise blocks: the int8 rows of what `keys` and `values` missed, so that the two add up to within
+   * 1/64,000 of each row's largest value (half the bytes of fp32; the snapshot typing starts from).
+   */
+  rest?: { keys: QuantizedMatrix; values: QuantizedMatrix };
 }
 
 export interface CompactKv {
@@ -33,6 +38,32 @@ function quantizeBlock(kv: KvCache, headDim: number): KvBlock {
     values: { kind: 'int8', ...quantizeRows(kv.values, headDim) },
     length: kv.length,
   };
+}
+
+/** The rows and the int8 rows of what they missed (see KvBlock.rest). */
+function preciseRows(x: Float32Array, headDim: number): { rows: QuantizedMatrix; rest: QuantizedMatrix } {
+  const rows: QuantizedMatrix = { kind: 'int8', ...quantizeRows(x, headDim) };
+  const missed = x.slice();
+  accumulateRows(missed, [{ rows, w: -1 }]);
+  return { rows, rest: { kind: 'int8', ...quantizeRows(missed, headDim) } };
+}
+
+/** A cache as one precise block (KvBlock.rest): 16-bit precision in half the bytes of fp32. */
+export function preciseKv(kv: KvCache, headDim: number): CompactKv {
+  const keys = preciseRows(kv.keys, headDim);
+  const values = preciseRows(kv.values, headDim);
+  const block: KvBlock = {
+    keys: keys.rows,
+    values: values.rows,
+    length: kv.length,
+    rest: { keys: keys.rest, values: values.rest },
+  };
+  return { pieces: [{ block, from: 0, to: kv.length }], length: kv.length };
+}
+
+/** Whether a cache holds precise blocks (preciseKv), not int8 rows alone. */
+export function isPreciseKv(kv: CompactKv): boolean {
+  return kv.pieces.some((p) => p.block.rest !== undefined);
 }
 
 export function compactKv(kv: KvCache, headDim: number): CompactKv {
@@ -60,16 +91,29 @@ export function extendCompactKv(before: CompactKv, drop: number, rows: KvCache, 
   return { pieces, length: Math.max(0, before.length - drop) + rows.length };
 }
 
-function expandRows(rows: QuantizedMatrix): Float32Array {
+function expandRows(rows: QuantizedMatrix, rest?: QuantizedMatrix): Float32Array {
   const out = new Float32Array(rows.values.length);
-  accumulateRows(out, [{ rows, w: 1 }]);
+  accumulateRows(
+    out,
+    rest
+      ? [
+          { rows, w: 1 },
+          { rows: rest, w: 1 },
+        ]
+      : [{ rows, w: 1 }],
+  );
   return out;
 }
 
 export function expandKv(kv: CompactKv): KvCache {
   const only = kv.pieces.length === 1 ? kv.pieces[0]! : undefined;
   if (only && only.from === 0 && only.to === only.block.length) {
-    return { keys: expandRows(only.block.keys), values: expandRows(only.block.values), length: kv.length };
+    const { keys, values, rest } = only.block;
+    return {
+      keys: expandRows(keys, rest?.keys),
+      values: expandRows(values, rest?.values),
+      length: kv.length,
+    };
   }
   const first = kv.pieces[0]?.block;
   if (!first) return { keys: new Float32Array(0), values: new Float32Array(0), length: 0 };
@@ -79,8 +123,8 @@ export function expandKv(kv: CompactKv): KvCache {
   const values = new Float32Array(heads * kv.length * dh);
   let at = 0; // position in the result where the piece goes
   for (const { block, from, to } of kv.pieces) {
-    const k = expandRows(block.keys);
-    const v = expandRows(block.values);
+    const k = expandRows(block.keys, block.rest?.keys);
+    const v = expandRows(block.values, block.rest?.values);
     const n = to - from;
     for (let r = 0; r < heads; r++) {
       const src = (r * block.length + from) * dh;
@@ -108,7 +152,8 @@ function sliceBlock(block: KvBlock, from: number, to: number): KvBlock {
     }
     return { kind: 'int8', values, scales, cols: dh };
   };
-  return { keys: slice(block.keys), values: slice(block.values), length: n };
+  const rest = block.rest && { keys: slice(block.rest.keys), values: slice(block.rest.values) };
+  return { keys: slice(block.keys), values: slice(block.values), length: n, ...(rest ? { rest } : {}) };
 }
 
 /**
@@ -146,12 +191,10 @@ export function kvBlocks(kv: CompactKv): KvBlock[] {
 /** Bytes of the blocks of these caches, each block once however many of them share it. */
 export function compactKvBytes(...caches: CompactKv[]): number {
   let n = 0;
+  const bytes = (m: QuantizedMatrix): number => m.values.byteLength + m.scales.byteLength;
   for (const block of new Set(caches.flatMap(kvBlocks))) {
-    n +=
-      block.keys.values.byteLength +
-      block.keys.scales.byteLength +
-      block.values.values.byteLength +
-      block.values.scales.byteLength;
+    n += bytes(block.keys) + bytes(block.values);
+    if (block.rest) n += bytes(block.rest.keys) + bytes(block.rest.values);
   }
   return n;
 }

@@ -12,7 +12,16 @@
  * its exact key/value cache; a pass that starts elsewhere first feeds the WARMUP_TOKENS before it.
  */
 import { BlockTokenizer, TokenizedText } from './blockTokenizer';
-import { CompactKv, compactKv, compactKvBytes, expandKv, extendCompactKv, repackKv } from './compactKv';
+import {
+  CompactKv,
+  compactKv,
+  compactKvBytes,
+  expandKv,
+  extendCompactKv,
+  isPreciseKv,
+  preciseKv,
+  repackKv,
+} from './compactKv';
 import { CompactState } from './compactState';
 import { FastWeightState, StateMode } from './fastWeights';
 import { FastWeightsRuntime, KvCache } from './runtime';
@@ -76,10 +85,11 @@ const WARMUP_TOKENS = 255;
  * Chunks on each side of the cursor chunk whose start keeps a key/value snapshot: the WARMUP_TOKENS positions
  * before it as the body computed them. A recomputed chunk that finds its snapshot (same tokens before it)
  * starts from it instead of a warm-up pass (body work for an edit: one chunk instead of chunk + 255 tokens),
- * and it sees the context a build from scratch gives it. 3.1 MB each, so only the cursor chunk's (issue 25:
- * with its two neighbours' too, an 800-line file held 6.3 MB more; on the valid split, typing bursts then
- * left the state 0.040% bits per token off one built from scratch, 0.046% now, bench:keycontext); its
- * neighbours and the chunks a few screens away have the int8 snapshots below.
+ * and it sees the context a build from scratch gives it. Stored precise (two int8 parts, compactKv.ts:
+ * within 1/64,000 of each row's largest value, 1.6 MB where fp32 took 3.1) and only the cursor chunk's
+ * (issue 25: with its two neighbours' too, an 800-line file held 6.3 MB more; on the valid split, typing
+ * bursts then left the state 0.040% bits per token off one built from scratch, 0.046% now,
+ * bench:keycontext); its neighbours and the chunks a few screens away have the int8 snapshots below.
  */
 const SNAPSHOT_CHUNKS = 0;
 /**
@@ -240,7 +250,7 @@ interface ChunkTrace {
   rows: KvCache;
 }
 
-/** Chunk starts (snapshot keys) where a pass keeps a snapshot, in fp32 (else int8), and a trace. */
+/** Chunk starts (snapshot keys) where a pass keeps a snapshot, precise in `fp32` (else int8), and a trace. */
 interface RunKeys {
   snapshot: ReadonlySet<string>;
   fp32: ReadonlySet<string>;
@@ -258,6 +268,11 @@ function seenFrom(g: ChunkGroup, side: 'left' | 'right'): CompactState[] {
 
 function isCompact(kv: KvCache | CompactKv): kv is CompactKv {
   return 'pieces' in kv;
+}
+
+/** Whether a snapshot is int8 rows alone (not fp32, nor precise: see compactKv.ts). */
+function isLossy(kv: KvCache | CompactKv): kv is CompactKv {
+  return isCompact(kv) && !isPreciseKv(kv);
 }
 
 function fullKv(kv: KvCache | CompactKv): KvCache {
@@ -918,7 +933,7 @@ export class DocumentState {
     // The pass's last int8 snapshot: the next one (positions end - past.length .. end) shares its rows.
     let compact: RunEnd['compact'] = carried?.compact;
     const keep = (key: string, kv: KvCache, end: number): KvCache | CompactKv => {
-      if (keys.fp32.has(key)) return kv;
+      if (keys.fp32.has(key)) return preciseKv(kv, dh);
       const start = end - kv.length;
       const prev = compact;
       const prevStart = prev ? prev.end - prev.kv.length : 0;
@@ -934,7 +949,7 @@ export class DocumentState {
     const startKey = this.snapshotKey(ids, first);
     // (Near the document's start a warm-up is a pass from the start: exact, where an int8 snapshot is not.)
     const usable = (sn: KvSnapshot | undefined, at: number): sn is KvSnapshot =>
-      sn !== undefined && !(isCompact(sn.kv) && at <= warmup);
+      sn !== undefined && !(isLossy(sn.kv) && at <= warmup);
     const found = carried ? undefined : this.snapshots.get(startKey);
     const snapshot = usable(found, first) ? found : undefined;
     // Without one there (an edit just before changed the tokens it was keyed by), the nearest earlier chunk
@@ -947,7 +962,7 @@ export class DocumentState {
     let past: KvCache = carried?.past ?? (start ? fullKv(start.kv) : rt.emptyKv());
     // Positions are fed shifted so that the snapshot's keys keep their distances to the new queries.
     const shift = carried?.shift ?? (start ? start.at - from : 0);
-    if (!carried && start && isCompact(start.kv)) compact = { kv: start.kv, end: from };
+    if (!carried && start && isLossy(start.kv)) compact = { kv: start.kv, end: from };
     const exact = carried?.exact ?? start?.exact ?? from === 0;
     let done = from; // positions whose hidden states are known
     // The trace being recorded for the current chunk, attached to its snapshot once the chunk is done.
@@ -965,7 +980,7 @@ export class DocumentState {
         if (done === chunk.first) {
           const key = this.snapshotKey(ids, done);
           // (The snapshot the pass started from stays as it is, unless it is int8 where fp32 is wanted.)
-          const same = snapshot && done === first && isCompact(snapshot.kv) === !keys.fp32.has(key);
+          const same = snapshot && done === first && isLossy(snapshot.kv) === !keys.fp32.has(key);
           if (keys.snapshot.has(key) && !same)
             this.snapshots.set(key, { kv: keep(key, past, done), at: done + shift, exact });
           if (keys.trace.has(key)) {
@@ -1121,7 +1136,7 @@ export class DocumentState {
         .slice(Math.max(0, at - SNAPSHOT_CHUNKS), at + SNAPSHOT_CHUNKS + 1)
         .map((c) => this.snapshotKey(ids, c.first)),
     );
-    const far = [...this.snapshots].some(([k, sn]) => !near.has(k) && !isCompact(sn.kv));
+    const far = [...this.snapshots].some(([k, sn]) => !near.has(k) && !isLossy(sn.kv));
     if (far) {
       await this.rt.scheduler.run(options.priority ?? 'background', async () => {
         if (options.isCancelled?.()) throw new BuildCancelled();
@@ -1147,10 +1162,10 @@ export class DocumentState {
     return true;
   }
 
-  /** Stores every fp32 snapshot whose key is not in `keep` as int8 rows (compactKv.ts). */
+  /** Stores every precise snapshot whose key is not in `keep` as int8 rows (compactKv.ts). */
   private compactSnapshots(keep: ReadonlySet<string>): void {
     for (const [key, sn] of this.snapshots) {
-      if (!keep.has(key) && !isCompact(sn.kv)) sn.kv = compactKv(sn.kv, this.rt.config.head_dim);
+      if (!keep.has(key) && !isLossy(sn.kv)) sn.kv = compactKv(fullKv(sn.kv), this.rt.config.head_dim);
     }
   }
 
@@ -1356,7 +1371,7 @@ export class DocumentState {
    */
   /** Cuts the blocks of the int8 snapshots to the rows the snapshots kept still use (repackKv). */
   private repackSnapshots(): void {
-    const compact = [...this.snapshots.values()].filter((sn) => isCompact(sn.kv));
+    const compact = [...this.snapshots.values()].filter((sn) => isLossy(sn.kv));
     const repacked = repackKv(compact.map((sn) => sn.kv as CompactKv));
     compact.forEach((sn, i) => (sn.kv = repacked[i]!));
   }

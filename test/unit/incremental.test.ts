@@ -18,6 +18,8 @@ import {
   PromptCache,
 } from '../../src/runtime';
 import { DocumentStates } from '../../src/adaptation/documentStates';
+import { CompactKv, isPreciseKv } from '../../src/runtime/compactKv';
+import type { KvCache } from '../../src/runtime/runtime';
 import { FIXTURES, modelDir, noteSpread, ROOT, runtime } from './helpers';
 
 const TS = fs.readFileSync(path.join(FIXTURES, 'sample.ts'), 'utf8');
@@ -372,9 +374,10 @@ describe('incremental document state', () => {
     }
   });
 
-  it('rounds the fp32 snapshots left far from a resting cursor to int8 before typing starts there', async () => {
+  it('rounds the precise snapshots left far from a resting cursor to int8 before typing starts there', async () => {
     const rt = await runtime();
-    type Snapshots = { snapshots: Map<string, { kv: { keys: unknown } }> };
+    type Snapshots = { snapshots: Map<string, { kv: KvCache | CompactKv }> };
+    const precise = (kv: KvCache | CompactKv): boolean => 'pieces' in kv && isPreciseKv(kv);
     const big = [PARITY, TS, PY, PARITY.replace(/state/g, 'store')].join('\n');
     const doc = new DocumentState(rt);
     await doc.rebuild(big, {
@@ -382,23 +385,18 @@ describe('incremental document state', () => {
       chunkTokens: 64,
       cursorOffset: big.indexOf('\n', big.length / 2),
     });
-    const fp32 = (): number =>
-      [...(doc as unknown as Snapshots).snapshots.values()].filter((sn) => sn.kv.keys instanceof Float32Array)
-        .length;
-    const fp32Keys = (): string[] =>
-      [...(doc as unknown as Snapshots).snapshots]
-        .filter(([, sn]) => sn.kv.keys instanceof Float32Array)
-        .map(([key]) => key);
-    const before = fp32Keys();
+    const preciseKeys = (): string[] =>
+      [...(doc as unknown as Snapshots).snapshots].filter(([, sn]) => precise(sn.kv)).map(([key]) => key);
+    const before = preciseKeys();
     // (The cursor chunk's start only: SNAPSHOT_CHUNKS = 0.)
-    assert.equal(before.length, 1, `${before.length} fp32 snapshots around the cursor`);
+    assert.equal(before.length, 1, `${before.length} precise snapshots around the cursor`);
     // The cursor comes to rest about 45 lines further (more than three 64-token chunks away).
     const lines = big.split('\n');
     const rest = lines.slice(0, Math.floor(lines.length / 2) + 45).join('\n').length;
     assert.ok(await doc.prepareEdit(rest, { priority: 'foreground' }));
-    // Only the snapshot of the chunk readied there stays fp32: the old cursor chunk's is int8 now.
-    assert.equal(fp32(), 1, `${fp32()} fp32 snapshots`);
-    assert.ok(!fp32Keys().includes(before[0]!), 'the old cursor chunk keeps its fp32 snapshot');
+    // Only the snapshot of the chunk readied there stays precise: the old cursor chunk's is int8 now.
+    assert.equal(preciseKeys().length, 1, `${preciseKeys().length} precise snapshots`);
+    assert.ok(!preciseKeys().includes(before[0]!), 'the old cursor chunk keeps its precise snapshot');
   });
 
   it('moves the summed state with the cursor as a fresh sum would give it', async () => {
