@@ -88,6 +88,10 @@ async function exercisePanel(page, outDir, result, timeoutMs) {
   await runCommand(page, 'FastWeights: Show Adaptation Gain');
   const frame = await panelFrame(page, 30000);
   panel.headline = await settledHeadline(frame, timeoutMs);
+  // The repository row (issue 24): the figure with the state of the workspace's related files, named.
+  panel.repository = await frame.evaluate(() => document.getElementById('whole-file').textContent);
+  if (!/with the repository too \(.*\), its state from \d+ files?: .*retry\.ts/.test(panel.repository))
+    throw new Error(`the gain panel shows no repository row naming src/retry.ts: ${panel.repository}`);
   panel.screenshots = [];
   for (const theme of THEMES) {
     await setTheme(page, theme.label);

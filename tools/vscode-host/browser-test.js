@@ -112,29 +112,34 @@ function fastWeightsLabels() {
     .filter((l) => /FastWeights/.test(l));
 }
 
+/** Waits until a status bar entry's accessible label matches `pattern`; returns that label. */
+async function waitForLabel(page, pattern, timeoutMs, what) {
+  try {
+    const found = await page.waitForFunction(
+      (source) =>
+        [...document.querySelectorAll('.statusbar-item, .statusbar-item [aria-label]')]
+          .map((e) => e.getAttribute('aria-label') || '')
+          .find((l) => new RegExp(source).test(l)) || false,
+      pattern.source,
+      { timeout: timeoutMs, polling: 250 },
+    );
+    return await found.jsonValue();
+  } catch {
+    const now = await page.evaluate(fastWeightsLabels).catch(() => []);
+    throw new Error(
+      `the extension did not report ${what} within ${timeoutMs} ms (status bar: ${JSON.stringify(now)})`,
+    );
+  }
+}
+
 /**
  * Waits until the extension says, in its status bar entry, that the model is loaded and the active file's
  * state is built ("FastWeights: ready on CPU; state from N tokens" with N > 0). The cold round then waits
  * for what a person waits for once the model is up, not for start-up on a machine busy with other work.
  */
-async function waitForReady(page, timeoutMs) {
-  try {
-    const ready = await page.waitForFunction(
-      () =>
-        [...document.querySelectorAll('.statusbar-item, .statusbar-item [aria-label]')]
-          .map((e) => e.getAttribute('aria-label') || '')
-          .find((l) => /FastWeights: ready on \w+; state from [1-9]/.test(l)) || false,
-      undefined,
-      { timeout: timeoutMs, polling: 250 },
-    );
-    return await ready.jsonValue();
-  } catch {
-    const now = await page.evaluate(fastWeightsLabels).catch(() => []);
-    throw new Error(
-      `the extension did not report its model ready and the file's state built within ${timeoutMs} ms ` +
-        `(status bar: ${JSON.stringify(now)})`,
-    );
-  }
+function waitForReady(page, timeoutMs) {
+  const what = "its model ready and the file's state built";
+  return waitForLabel(page, /FastWeights: ready on \w+; state from [1-9]/, timeoutMs, what);
 }
 
 /** The last lines of the extension host log and the FastWeights output channel log under `dir`, on stderr. */
@@ -203,6 +208,9 @@ async function main() {
     result.fileOpenMs = Date.now() - t0;
     result.readyLabel = await waitForReady(page, READY_TIMEOUT_MS);
     result.readySinceOpenMs = Date.now() - t0 - result.fileOpenMs;
+    // The workspace index (issue 24): the same entry names it once built (its other lines said "indexing").
+    const indexed = /workspace index: [1-9][\d,]* files, [1-9][\d,]* tokens/;
+    result.indexLabel = await waitForLabel(page, indexed, READY_TIMEOUT_MS, 'the workspace index built');
 
     // Round 1 (cold): a new function at the end of the file, the first request of the model; re-ask now
     // and then as a person would.
