@@ -58,7 +58,7 @@ export interface FastWeightsApi {
   readonly statusBar: { text: string; tooltip: string };
   /** Why a document is left alone (binary, minified, too large), or undefined. */
   skipReason(uri: vscode.Uri | string): string | undefined;
-  /** What the workspace index is doing ("indexing N files", "workspace index: N files, T tokens", ...). */
+  /** What the workspace index is doing ("indexing D/N files", "workspace index: N files, T tokens", ...). */
   workspaceIndexStatus(): { indexing: boolean; text: string } | undefined;
 }
 
@@ -413,11 +413,13 @@ export function activate(context: vscode.ExtensionContext): FastWeightsApi {
   const uriString = (uri: vscode.Uri | string): string => (typeof uri === 'string' ? uri : uri.toString());
 
   const workspaceFeed = new WorkspaceFeed({
-    send: (files) => {
+    send: (files, progress) => {
       const c = client;
       // (The workspace folders: a file's repository context reads its imports relative to its folder.)
       const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.toString());
-      return c ? c.setWorkspace(files, roots) : Promise.reject(new Error('the model is not loaded'));
+      return c
+        ? c.setWorkspace(files, roots, progress)
+        : Promise.reject(new Error('the model is not loaded'));
     },
     enabled: () =>
       vscode.workspace.getConfiguration('fastweights').get<boolean>('adaptation.workspace', true),

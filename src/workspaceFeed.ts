@@ -26,14 +26,15 @@ const BYTES_PER_TOKEN = 3.5;
 const REBUILD_DELAY_MS = 5000;
 
 export interface WorkspaceFeedDeps {
-  /** Sends the files (the client's setWorkspace); resolves with the index built. */
+  /** Sends the files (the client's setWorkspace); resolves with the index built, reporting progress. */
   send(
     files: { uri: string; text: string }[],
+    progress?: (done: number, total: number) => void,
   ): Promise<{ files: number; tokens: number; ms: number; tokenized: number }>;
   enabled(): boolean;
   maxTokens(): number;
   log(message: string): void;
-  /** What the status bar says of the index: "indexing N files", then undefined or the summary. */
+  /** What the status bar says of the index: "indexing D/N files", then the summary. */
   onStatus(status: { indexing: boolean; text: string }): void;
 }
 
@@ -91,8 +92,11 @@ export class WorkspaceFeed implements vscode.Disposable {
         return;
       }
       const files = await this.collect();
-      this.deps.onStatus({ indexing: true, text: `indexing ${files.length.toLocaleString('en-US')} files` });
-      const built = await this.deps.send(files);
+      const count = (n: number): string => n.toLocaleString('en-US');
+      this.deps.onStatus({ indexing: true, text: `indexing ${count(files.length)} files` });
+      const built = await this.deps.send(files, (done, total) =>
+        this.deps.onStatus({ indexing: true, text: `indexing ${count(done)}/${count(total)} files` }),
+      );
       const summary =
         `workspace index: ${built.files.toLocaleString('en-US')} files, ` +
         `${built.tokens.toLocaleString('en-US')} tokens`;

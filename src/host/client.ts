@@ -63,6 +63,8 @@ export class ModelClient {
   private workspaceWaiters: {
     resolve: (m: { files: number; tokens: number; bytes: number; ms: number; tokenized: number }) => void;
     reject: (e: Error) => void;
+    /** Files tokenized so far of the list being indexed (workspaceProgress). */
+    progress?: (done: number, total: number) => void;
   }[] = [];
   private readonly idleWaiters = new Map<string, (() => void)[]>();
   private building = 0;
@@ -155,6 +157,9 @@ export class ModelClient {
         for (const w of waiters) w.resolve(m);
         return;
       }
+      case 'workspaceProgress':
+        for (const w of this.workspaceWaiters) w.progress?.(m.done, m.total);
+        return;
       case 'log':
         this.opts.log?.(m.level, m.message);
         return;
@@ -332,6 +337,7 @@ export class ModelClient {
   setWorkspace(
     files: { uri: string; text: string }[],
     roots: string[] = [],
+    progress?: (done: number, total: number) => void,
   ): Promise<{ files: number; tokens: number; bytes: number; ms: number; tokenized: number }> {
     return new Promise((resolve, reject) => {
       if (this.disposed) {
@@ -339,7 +345,7 @@ export class ModelClient {
         return;
       }
       // Resolved by the next index built: the newest list's, unless an earlier build was already finishing.
-      this.workspaceWaiters.push({ resolve, reject });
+      this.workspaceWaiters.push({ resolve, reject, progress });
       this.post({ type: 'setWorkspace', files, roots });
     });
   }

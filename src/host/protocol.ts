@@ -86,5 +86,7 @@ export type FromWorker =
   | { type: 'busy'; building: number }
   /** The workspace index sent last is built (or dropped: files 0). */
   | { type: 'workspace'; files: number; tokens: number; bytes: number; ms: number; tokenized: number }
+  /** Files of the workspace list tokenized so far (or found unchanged), while an index is built. */
+  | { type: 'workspaceProgress'; done: number; total: number }
   | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
   | { type: 'closed' };

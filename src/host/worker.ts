@@ -107,6 +107,8 @@ function reserveWorkspaceMemory(): void {
 let workspace: { index: SuffixIndex; spans: Map<string, { from: number; to: number }> } | undefined;
 /** The files' token ids between builds (only changed files are tokenized again), for one model's tokenizer. */
 let workspaceTokens: { encoder: unknown; ids: WorkspaceTokens } | undefined;
+/** Least time between two progress messages of a workspace index build. */
+const PROGRESS_INTERVAL_MS = 250;
 /** Bumped by each setWorkspace: a build overtaken by a newer list is dropped. */
 let workspaceGeneration = 0;
 
@@ -126,10 +128,19 @@ async function buildWorkspace(files: { uri: string; text: string }[]): Promise<v
   }
   if (workspaceTokens?.encoder !== rt.tokenizer)
     workspaceTokens = { encoder: rt.tokenizer, ids: new WorkspaceTokens((t) => rt.tokenizer.encode(t)) };
+  // Progress for the status bar, four times a second at most.
+  let reported = 0;
+  const progress = (done: number, total: number): void => {
+    const now = performance.now();
+    if (now - reported < PROGRESS_INTERVAL_MS && done < total) return;
+    reported = now;
+    post({ type: 'workspaceProgress', done, total });
+  };
   const docs = await workspaceTokens.ids.update(
     files,
     () => new Promise((resolve) => setImmediate(resolve)),
     () => generation !== workspaceGeneration,
+    progress,
   );
   if (!docs) return;
   const index = SuffixIndex.build(docs);

@@ -27,6 +27,7 @@ export class WorkspaceTokens {
     files: readonly WorkspaceFile[],
     pause: () => Promise<void>,
     stopped: () => boolean,
+    progress?: (done: number, total: number) => void,
   ): Promise<Uint16Array[] | undefined> {
     const previous = new Map<string, Uint16Array>();
     for (const entry of this.byUri.values()) previous.set(entry.hash, entry.ids);
@@ -48,6 +49,7 @@ export class WorkspaceTokens {
       }
       next.set(f.uri, { hash, ids });
       out.push(ids);
+      progress?.(out.length, files.length);
     }
     this.byUri.clear();
     for (const [uri, entry] of next) this.byUri.set(uri, entry);

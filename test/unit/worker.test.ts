@@ -108,7 +108,10 @@ describe('model worker (what the extension runs)', () => {
     ];
     client.documentChanged(uri, 1, () => doc, 0);
     await client.whenIdle(uri);
-    await client.setWorkspace(files, [root]);
+    const progress: string[] = [];
+    await client.setWorkspace(files, [root], (done, total) => progress.push(`${done}/${total}`));
+    // (At most four reports a second, the first and the last always.)
+    assert.deepEqual([progress[0], progress.at(-1)], ['1/3', '3/3'], progress.join(', '));
     client.cursorMoved(uri, doc.length);
     let r = await client.evaluate(doc, 0, undefined, undefined, uri);
     for (let i = 0; i < 100 && !r.repositoryFiles; i++) {

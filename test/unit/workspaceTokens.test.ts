@@ -86,6 +86,31 @@ describe('workspace tokens between index builds', () => {
     assert.equal(tokens.byteLength, 2 * files.reduce((n, f) => n + encode(f.text).length, 0));
   });
 
+  it('reports its progress file by file, unchanged files included', async () => {
+    const rnd = random(5);
+    const files: WorkspaceFile[] = Array.from({ length: 6 }, (_, k) => ({
+      uri: `file:///p/${k}.ts`,
+      text: text(rnd),
+    }));
+    const tokens = new WorkspaceTokens(encode);
+    const seen: string[] = [];
+    await tokens.update(
+      files,
+      now,
+      () => false,
+      (done, total) => seen.push(`${done}/${total}`),
+    );
+    assert.deepEqual(seen, ['1/6', '2/6', '3/6', '4/6', '5/6', '6/6']);
+    seen.length = 0;
+    await tokens.update(
+      files.slice(0, 3),
+      now,
+      () => false,
+      (done, total) => seen.push(`${done}/${total}`),
+    );
+    assert.deepEqual(seen, ['1/3', '2/3', '3/3']);
+  });
+
   it('refuses an id a Uint16 cannot hold instead of wrapping it', async () => {
     const tokens = new WorkspaceTokens(() => [70000]);
     await assert.rejects(
